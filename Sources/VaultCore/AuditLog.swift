@@ -1,0 +1,111 @@
+import Foundation
+import GRDB
+import VaultCrypto
+
+/// One access-log entry (DESIGN.md "Access log"). Never content, never a channel id.
+public struct AuditEntry: Sendable, Equatable {
+    public enum Outcome: String, Sendable { case allowed, denied, error }
+
+    public var seq: Int64 = 0
+    public var time: Int64
+    public var actor: String
+    public var role: String
+    public var action: String
+    public var target: String
+    public var outcome: Outcome
+    public var requestID: String
+    public var envelopeHash: [UInt8]?
+    public var reasonSealed: [UInt8]?
+    public var hash: [UInt8] = []
+
+    public init(
+        time: Int64, actor: String, role: String, action: String, target: String, outcome: Outcome, requestID: String,
+        envelopeHash: [UInt8]? = nil, reasonSealed: [UInt8]? = nil
+    ) {
+        self.time = time
+        self.actor = actor
+        self.role = role
+        self.action = action
+        self.target = target
+        self.outcome = outcome
+        self.requestID = requestID
+        self.envelopeHash = envelopeHash
+        self.reasonSealed = reasonSealed
+    }
+
+    /// canonical(u64 seq, u64 time, actor, role, action, target, outcome, request id, envelope hash, sealed reason).
+    public var canonicalBytes: [UInt8] {
+        Canonical.encode([
+            Canonical.u64(seq), Canonical.u64(time), Array(actor.utf8), Array(role.utf8), Array(action.utf8),
+            Array(target.utf8), Array(outcome.rawValue.utf8), Array(requestID.utf8), envelopeHash ?? [], reasonSealed ?? [],
+        ])
+    }
+
+    /// hash_n = BLAKE2b-256(hash_{n-1} ‖ canonical entry).
+    public func chainHash(previous: [UInt8]) -> [UInt8] {
+        Hashing.blake2b(parts: [previous, canonicalBytes])
+    }
+}
+
+/// The append-only, hash-chained access log. Appends happen inside the caller's write transaction,
+/// so the entry commits with the action it records, or neither does (fail closed).
+public enum AuditLog {
+    public static let genesis = [UInt8](repeating: 0, count: 32)
+
+    /// Appends `entry` after the current head (read here, under the write lock; never cached).
+    @discardableResult
+    public static func append(_ entry: AuditEntry, in db: Database) throws -> AuditEntry {
+        var e = entry
+        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1")
+        let prevSeq: Int64 = head?["seq"] ?? 0
+        let prevHash: [UInt8] = head.map { Array(($0["hash"] as Data?) ?? Data()) } ?? genesis
+        e.seq = prevSeq + 1
+        e.hash = e.chainHash(previous: prevHash)
+        do {
+            try db.execute(
+                sql: """
+                    INSERT INTO access_log (seq, time, actor, role, action, target, outcome, request_id, envelope_hash,
+                        reason_sealed, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    e.seq, e.time, e.actor, e.role, e.action, e.target, e.outcome.rawValue, e.requestID,
+                    e.envelopeHash.map { Data($0) }, e.reasonSealed.map { Data($0) }, Data(e.hash),
+                ])
+        } catch {
+            throw VaultError(.auditUnavailable, "the access log could not be written; nothing was served. Check the disk.")
+        }
+        return e
+    }
+
+    /// Entries in seq order (for tests and the auditor tools).
+    public static func entries(in db: Database, after: Int64 = 0, limit: Int = 1000) throws -> [AuditEntry] {
+        try Row.fetchAll(
+            db, sql: "SELECT * FROM access_log WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [after, limit]
+        ).map(decode)
+    }
+
+    /// Recomputes the whole chain; returns the first bad seq, or nil when it holds.
+    public static func firstBrokenSeq(in db: Database) throws -> Int64? {
+        var prev = genesis
+        var expected: Int64 = 1
+        let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM access_log ORDER BY seq")
+        while let row = try cursor.next() {
+            let e = decode(row)
+            guard e.seq == expected, e.chainHash(previous: prev) == e.hash else { return e.seq }
+            prev = e.hash
+            expected += 1
+        }
+        return nil
+    }
+
+    static func decode(_ row: Row) -> AuditEntry {
+        var e = AuditEntry(
+            time: row["time"], actor: row["actor"], role: row["role"], action: row["action"], target: row["target"],
+            outcome: AuditEntry.Outcome(rawValue: row["outcome"]) ?? .error, requestID: row["request_id"],
+            envelopeHash: (row["envelope_hash"] as Data?).map { Array($0) },
+            reasonSealed: (row["reason_sealed"] as Data?).map { Array($0) })
+        e.seq = row["seq"]
+        e.hash = Array((row["hash"] as Data?) ?? Data())
+        return e
+    }
+}

@@ -1,0 +1,259 @@
+import Foundation
+import GRDB
+import VaultCrypto
+
+/// A desk row plus its verified current manifest.
+struct DeskState: Sendable {
+    var id: ID
+    var name: String
+    var retentionDays: Int
+    var manifest: DeskManifest
+
+    var queueKeyID: [UInt8] { Hashing.keyID(manifest.queuePublic) }
+    var oversightKeyID: [UInt8] { Hashing.keyID(manifest.oversightPublic) }
+}
+
+extension Vault {
+    /// Loads a desk by name and verifies its manifest chain; nil when no such desk.
+    func desk(_ db: Database, name: String) throws -> DeskState? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM desks WHERE name = ?", arguments: [name]) else { return nil }
+        return try deskState(db, row: row)
+    }
+
+    func desk(_ db: Database, id: ID) throws -> DeskState {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM desks WHERE id = ?", arguments: [Data(id.bytes)]) else {
+            throw VaultError.integrity("a case refers to a missing desk")
+        }
+        return try deskState(db, row: row)
+    }
+
+    private func deskState(_ db: Database, row: Row) throws -> DeskState {
+        guard let id = ID(bytes: Array(row["id"] as Data)) else { throw VaultError.integrity("a desk row is malformed") }
+        let version: Int64 = row["manifest_version"]
+        let manifest = try verifiedManifest(db, deskID: id, version: version)
+        guard manifest.name == row["name"] as String else {
+            throw VaultError.integrity("desk \(row["name"] as String) does not match its signed manifest")
+        }
+        return DeskState(id: id, name: row["name"], retentionDays: row["retention_days"], manifest: manifest)
+    }
+
+    /// Verifies manifest `version` of a desk: vault-signed, or signed by a supervisor who was a confirmed
+    /// supervisor in the previous (itself verified) version and whose keys the vault attested.
+    /// - Throws: `VaultError.integrity` on any broken signature or link.
+    func verifiedManifest(_ db: Database, deskID: ID, version: Int64) throws -> DeskManifest {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT body, signer, signature FROM desk_manifests WHERE desk_id = ? AND version = ?",
+                arguments: [Data(deskID.bytes), version])
+        else { throw VaultError.integrity("desk manifest version \(version) is missing") }
+        let body = Array(row["body"] as Data)
+        let signature = Array(row["signature"] as Data)
+        let signer: String = row["signer"]
+        let manifest = try DeskManifest(body: body)
+        guard manifest.deskID == deskID, manifest.version == UInt64(version) else {
+            throw VaultError.integrity("desk manifest version \(version) belongs elsewhere")
+        }
+        let signerKey: [UInt8]
+        if signer == "vault" {
+            signerKey = keys.signing.publicKey
+        } else {
+            guard version > 1 else { throw VaultError.integrity("desk manifest version 1 must be signed by the vault") }
+            let previous = try verifiedManifest(db, deskID: deskID, version: version - 1)
+            guard let m = previous.member(signer), m.role == .supervisor,
+                let user = try UserRecord.find(db, username: signer)
+            else { throw VaultError.integrity("desk manifest version \(version) is signed by a non-supervisor") }
+            let keys = try verifiedKeys(user)
+            guard keys.signPublic == m.signPublic else {
+                throw VaultError.integrity("desk manifest signer \(signer) has changed keys")
+            }
+            signerKey = keys.signPublic
+        }
+        guard verified.verify(signature: signature, message: body, publicKey: signerKey) else {
+            throw VaultError.integrity("desk manifest version \(version) has a bad signature; refusing to seal to its keys")
+        }
+        return manifest
+    }
+
+    func storeManifest(_ db: Database, _ manifest: DeskManifest, signer: String, signing: SigningKeyPair) throws {
+        let body = manifest.body
+        try db.execute(
+            sql: "INSERT INTO desk_manifests (desk_id, version, body, signer, signature, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [Data(manifest.deskID.bytes), Int64(manifest.version), Data(body), signer, Data(signing.sign(body)), now()])
+        try db.execute(
+            sql: "UPDATE desks SET manifest_version = ? WHERE id = ?",
+            arguments: [Int64(manifest.version), Data(manifest.deskID.bytes)])
+    }
+
+    /// Creates a desk: queue and oversight key pairs sealed to the founding supervisor and the recovery key,
+    /// manifest version 1 signed by the vault. Refuses until an auditor has enrolled.
+    public func addDesk(
+        name: String, supervisor: String, recoveryKey: [UInt8], retentionDays: Int?, caller: Caller
+    ) async throws {
+        guard name.range(of: #"^[a-z0-9][a-z0-9_-]{0,63}$"#, options: .regularExpression) != nil else {
+            throw VaultError.invalid("desk name must be 1–64 characters of a–z, 0–9, '_' or '-'")
+        }
+        guard recoveryKey.count == 32 else {
+            throw VaultError.invalid("--recovery-key must be the base64 X25519 public key printed by `recovery-key new`")
+        }
+        let retention = retentionDays ?? max(minRetentionDays, 365)
+        guard retention >= minRetentionDays else {
+            throw VaultError.invalid("retention \(retention) days is below this vault's floor of \(minRetentionDays) days")
+        }
+        let queue = try BoxKeyPair.generate()
+        let oversight = try BoxKeyPair.generate()
+        let deskID = ID.v4()
+        try await database.transaction { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM auditor_keys") ?? 0 > 0 else {
+                throw VaultError.conflict(
+                    "no auditor has enrolled yet: run `consultvault user add --role auditor` and `user enroll` first")
+            }
+            if try self.desk(db, name: name) != nil { throw VaultError.conflict("desk \(name) already exists") }
+            guard let sup = try UserRecord.find(db, username: supervisor), sup.role == .supervisor, sup.state == "active" else {
+                throw VaultError.conflict("\(supervisor) is not an enrolled supervisor; add and enroll them first")
+            }
+            let supKeys = try self.verifiedKeys(sup)
+            let now = self.now()
+            try db.execute(
+                sql: """
+                    INSERT INTO desks (id, name, recovery_public, retention_days, manifest_version, created_at)
+                    VALUES (?, ?, ?, ?, 0, ?)
+                    """,
+                arguments: [Data(deskID.bytes), name, Data(recoveryKey), retention, now])
+            for (kind, pair) in [("queue", queue), ("oversight", oversight)] {
+                try db.execute(
+                    sql: "INSERT INTO desk_keys (key_id, desk_id, kind, generation, public_key, created_at) VALUES (?, ?, ?, 1, ?, ?)",
+                    arguments: [Data(pair.keyID), Data(deskID.bytes), kind, Data(pair.publicKey), now])
+            }
+            for recipient in [supKeys.boxPublic, oversight.publicKey, recoveryKey] {
+                try self.storeWrap(
+                    db, secret: queue.secretKey, label: .deskQueue, scope: deskID.bytes, keyID: queue.keyID, recipient: recipient)
+            }
+            for recipient in [supKeys.boxPublic, recoveryKey] {
+                try self.storeWrap(
+                    db, secret: oversight.secretKey, label: .deskOversight, scope: deskID.bytes, keyID: oversight.keyID,
+                    recipient: recipient)
+            }
+            let manifest = DeskManifest(
+                deskID: deskID, name: name, version: 1, queuePublic: queue.publicKey, oversightPublic: oversight.publicKey,
+                relayPublic: [], recoveryPublic: recoveryKey,
+                members: [.init(username: supervisor, role: .supervisor, boxPublic: supKeys.boxPublic, signPublic: supKeys.signPublic)])
+            try self.storeManifest(db, manifest, signer: "vault", signing: self.keys.signing)
+            try db.execute(
+                sql: """
+                    INSERT INTO desk_members (desk_id, user_id, state, invited_at, confirmed_at, confirmed_by)
+                    VALUES (?, ?, 'confirmed', ?, ?, 'vault')
+                    """,
+                arguments: [Data(deskID.bytes), Data(sup.id.bytes), now, now])
+            try self.record(db, caller, "desk.add", "desk:\(name)")
+            try self.record(db, caller, "member.confirm", "desk:\(name) user:\(supervisor)")
+        }
+    }
+
+    /// Proposes a member; they read nothing until a supervisor confirms.
+    public func invite(desk name: String, username: String, caller: Caller) async throws {
+        try await database.transaction { db in
+            guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
+            guard let user = try UserRecord.find(db, username: username) else { throw VaultError.notFound("no user \(username)") }
+            guard user.role == .counselor || user.role == .supervisor else {
+                throw VaultError.invalid("only counselors and supervisors can be desk members; \(username) is \(user.role.rawValue)")
+            }
+            guard user.state != "disabled" else { throw VaultError.conflict("\(username) is disabled") }
+            let exists = try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM desk_members WHERE desk_id = ? AND user_id = ?",
+                arguments: [Data(desk.id.bytes), Data(user.id.bytes)]) ?? false
+            guard !exists else { throw VaultError.conflict("\(username) is already invited to or a member of \(name)") }
+            try db.execute(
+                sql: "INSERT INTO desk_members (desk_id, user_id, state, invited_at) VALUES (?, ?, 'invited', ?)",
+                arguments: [Data(desk.id.bytes), Data(user.id.bytes), self.now()])
+            try self.record(db, caller, "member.invite", "desk:\(name) user:\(username)")
+        }
+    }
+
+    /// Supervisor `supervisor` (unlocked) seals the desk key(s) to invited member `username`, only when
+    /// `fingerprint` matches the member's attested keys; writes a manifest version signed by the supervisor.
+    /// - Throws: `.conflict` on a fingerprint mismatch (recorded, nothing sealed); `.forbidden` for a non-supervisor.
+    public func confirm(
+        desk name: String, username: String, fingerprint: String, supervisor: UnlockedUser, requestID: String
+    ) async throws {
+        let caller = supervisor.caller(requestID: requestID)
+        let target = "desk:\(name) user:\(username)"
+        enum Outcome: Sendable { case done, denied(VaultError) }
+        let outcome: Outcome = try await database.transaction { db in
+            guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
+            guard supervisor.role == .supervisor, let me = desk.manifest.member(supervisor.username), me.role == .supervisor,
+                me.signPublic == supervisor.keys.signPublic
+            else {
+                try self.record(db, caller, "member.confirm", target, .denied)
+                return .denied(.forbidden("only a confirmed supervisor of \(name) can confirm members"))
+            }
+            guard let user = try UserRecord.find(db, username: username),
+                let state = try String.fetchOne(
+                    db, sql: "SELECT state FROM desk_members WHERE desk_id = ? AND user_id = ?",
+                    arguments: [Data(desk.id.bytes), Data(user.id.bytes)])
+            else { throw VaultError.notFound("\(username) has not been invited to \(name); run `desk invite` first") }
+            guard state == "invited" else { throw VaultError.conflict("\(username) is already a confirmed member of \(name)") }
+            let keys = try self.verifiedKeys(user)
+            guard UserKeys.normalize(fingerprint) == UserKeys.normalize(keys.fingerprint) else {
+                try self.record(db, caller, "member.confirm", target, .denied)
+                return .denied(
+                    .conflict("the fingerprint does not match \(username)'s keys; nothing was sealed. Compare it with them in person"))
+            }
+            let queue = try self.openDeskKey(db, desk: desk, kind: .deskQueue, as: supervisor)
+            try self.storeWrap(
+                db, secret: queue.secretKey, label: .deskQueue, scope: desk.id.bytes, keyID: queue.keyID, recipient: keys.boxPublic)
+            if user.role == .supervisor {
+                let oversight = try self.openDeskKey(db, desk: desk, kind: .deskOversight, as: supervisor)
+                try self.storeWrap(
+                    db, secret: oversight.secretKey, label: .deskOversight, scope: desk.id.bytes, keyID: oversight.keyID,
+                    recipient: keys.boxPublic)
+            }
+            var manifest = desk.manifest
+            manifest.version += 1
+            manifest.members.append(.init(username: username, role: user.role, boxPublic: keys.boxPublic, signPublic: keys.signPublic))
+            try self.storeManifest(db, manifest, signer: supervisor.username, signing: supervisor.signing)
+            try db.execute(
+                sql: "UPDATE desk_members SET state = 'confirmed', confirmed_at = ?, confirmed_by = ? WHERE desk_id = ? AND user_id = ?",
+                arguments: [self.now(), supervisor.username, Data(desk.id.bytes), Data(user.id.bytes)])
+            try self.record(db, caller, "member.confirm", target)
+            return .done
+        }
+        if case .denied(let error) = outcome { throw error }
+    }
+
+    /// Opens the desk queue or oversight secret through the user's own wrap; checks the key id.
+    func openDeskKey(_ db: Database, desk: DeskState, kind: LabelledWrap.Label, as user: UnlockedUser) throws -> BoxKeyPair {
+        let keyID = kind == .deskQueue ? desk.queueKeyID : desk.oversightKeyID
+        if let cached = user.cached(keyID) { return cached }
+        guard
+            let sealed = try Data.fetchOne(
+                db, sql: "SELECT sealed FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
+                arguments: [Data(keyID), Data(user.box.keyID)])
+        else { throw VaultError.forbidden("\(user.username) holds no key of this desk") }
+        let pair = try LabelledWrap.openBoxKey(Array(sealed), with: user.box, label: kind, scope: desk.id.bytes, keyID: keyID)
+        user.cache(pair)
+        return pair
+    }
+
+    /// Names of the desks, for listings.
+    public func deskNames() async throws -> [String] {
+        try await database.read { db in try String.fetchAll(db, sql: "SELECT name FROM desks ORDER BY name") }
+    }
+
+    /// A desk's members with state and fingerprint.
+    public func members(desk name: String) async throws -> [(username: String, role: Role, state: String, fingerprint: String?)] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT u.username, u.role, m.state, u.box_public, u.sign_public FROM desk_members m
+                    JOIN users u ON u.id = m.user_id JOIN desks d ON d.id = m.desk_id WHERE d.name = ? ORDER BY u.username
+                    """, arguments: [name]
+            ).map { row in
+                let box = (row["box_public"] as Data?).map { Array($0) }
+                let sign = (row["sign_public"] as Data?).map { Array($0) }
+                let fp = box.flatMap { b in sign.map { UserKeys.fingerprint(boxPublic: b, signPublic: $0) } }
+                return (row["username"], Role(rawValue: row["role"]) ?? .counselor, row["state"], fp)
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import VaultCrypto
+
+/// The one message envelope of DESIGN.md, on every path (relay-sealed or vault-sealed):
+/// body = XChaCha20-Poly1305 under a fresh message key with the canonical AAD of every cleartext
+/// field; key = the labelled message key sealed to the case epoch public key (schema/FORMAT.md §1).
+public struct Envelope: Sendable, Equatable {
+    public static let formatVersion: UInt8 = 0x01
+
+    public var messageID: ID
+    public var caseID: ID
+    public var epochKeyID: [UInt8]
+    public var direction: String
+    public var kind: String
+    public var author: String
+    public var sentAt: Int64
+    public var body: [UInt8]
+    public var key: [UInt8]
+
+    public init(
+        messageID: ID, caseID: ID, epochKeyID: [UInt8], direction: String, kind: String, author: String, sentAt: Int64,
+        body: [UInt8], key: [UInt8]
+    ) {
+        self.messageID = messageID
+        self.caseID = caseID
+        self.epochKeyID = epochKeyID
+        self.direction = direction
+        self.kind = kind
+        self.author = author
+        self.sentAt = sentAt
+        self.body = body
+        self.key = key
+    }
+
+    /// canonical([0x01], message id, case id, epoch key id, direction, kind, author, u64 sent_at).
+    public static func aad(
+        messageID: ID, caseID: ID, epochKeyID: [UInt8], direction: String, kind: String, author: String, sentAt: Int64
+    ) -> [UInt8] {
+        Canonical.encode([
+            [formatVersion], messageID.bytes, caseID.bytes, epochKeyID, Array(direction.utf8), Array(kind.utf8),
+            Array(author.utf8), Canonical.u64(sentAt),
+        ])
+    }
+
+    public var aad: [UInt8] {
+        Self.aad(
+            messageID: messageID, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind, author: author,
+            sentAt: sentAt)
+    }
+
+    /// BLAKE2b-256(canonical(AAD, body, key)): what the access log records for a write.
+    public var hash: [UInt8] { Hashing.blake2b(Canonical.encode([aad, body, key])) }
+
+    /// Seals `plaintext` for the epoch public key `epochPublicKey`.
+    public static func seal(
+        plaintext: [UInt8], messageID: ID, caseID: ID, epochPublicKey: [UInt8], direction: String, kind: String,
+        author: String, sentAt: Int64
+    ) throws -> Envelope {
+        let epochKeyID = Hashing.keyID(epochPublicKey)
+        let messageKey = try SecretBytes.random(count: AEAD.keyLength)
+        let aad = aad(
+            messageID: messageID, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind, author: author,
+            sentAt: sentAt)
+        let body = try AEAD.seal(plaintext, aad: aad, key: messageKey)
+        let key = try LabelledWrap.seal(
+            messageKey, label: .messageKey, scope: messageID.bytes, keyID: epochKeyID, to: epochPublicKey)
+        return Envelope(
+            messageID: messageID, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind, author: author,
+            sentAt: sentAt, body: body, key: key)
+    }
+
+    /// Opens with the epoch key pair (whose id must be the envelope's epoch key id).
+    /// - Throws: `CryptoError` when the key does not open or any cleartext field was altered.
+    public func open(with epochKey: BoxKeyPair) throws -> [UInt8] {
+        guard SecretBytes.constantTimeEquals(epochKey.keyID, epochKeyID) else {
+            throw CryptoError(.keyMismatch, "envelope belongs to another epoch key")
+        }
+        let messageKey = try LabelledWrap.open(key, with: epochKey, label: .messageKey, scope: messageID.bytes, keyID: epochKeyID)
+        guard messageKey.count == AEAD.keyLength else { throw CryptoError(.invalidLength, "message key is 32 bytes") }
+        return try AEAD.open(body, aad: aad, key: messageKey)
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+import VaultCrypto
+
+/// Settings that are not key material; defaults follow API.md.
+public struct VaultSettings: Sendable {
+    public var sessionIdleSeconds: Int64 = 15 * 60
+    public var sessionLifetimeSeconds: Int64 = 8 * 3600
+    public var reopenWindowDays: Int64 = 30
+    public var enrollmentCodeHours: Int64 = 72
+    public var maxConcurrentDerivations = 2
+
+    public init() {}
+}
+
+/// Who is acting, for policy and the access log.
+public struct Caller: Sendable {
+    public var actor: String
+    public var role: String
+    public var requestID: String
+
+    public init(actor: String, role: String, requestID: String) {
+        self.actor = actor
+        self.role = role
+        self.requestID = requestID
+    }
+
+    /// A CLI operator: `cli:<os user>`.
+    public static func cli(requestID: String = ID.v4().description) -> Caller {
+        let user = ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
+        return Caller(actor: "cli:\(user)", role: "cli", requestID: requestID)
+    }
+}
+
+/// The vault: database, keys, sessions. Every domain operation is a method in an extension,
+/// named by intent; each one records itself in the access log in the transaction that performs it.
+public final class Vault: Sendable {
+    public let directory: URL
+    public let database: VaultDatabase
+    public let keys: VaultKeys
+    public let clock: VaultClock
+    public let settings: VaultSettings
+    public let kdfProfile: KDFParameters.Profile
+    public let minRetentionDays: Int
+    public let sessions: SessionStore
+    let derivations: DerivationLimiter
+    let throttle = UnlockThrottle()
+    let verified = VerifiedSignatures()
+    let logger: Logger
+
+    public static func databasePath(_ directory: URL) -> String { directory.appendingPathComponent("vault.sqlite").path }
+    public static func keysDirectory(_ directory: URL) -> URL { directory.appendingPathComponent("keys") }
+
+    /// Creates a new vault in `directory` (which must not hold one).
+    /// - Throws: `VaultError.conflict` when a vault exists there.
+    public static func create(
+        at directory: URL, kdf: KDFParameters.Profile = .moderate, minRetentionDays: Int? = nil,
+        clock: VaultClock = .system
+    ) throws -> Vault {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: databasePath(directory)) || fm.fileExists(atPath: keysDirectory(directory).path) {
+            throw VaultError.conflict("\(directory.path) already holds a vault; choose another --data directory")
+        }
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let vaultID = ID.v4()
+        _ = try VaultKeys.create(in: keysDirectory(directory), vaultID: vaultID)
+        let db = try VaultDatabase(path: databasePath(directory))
+        let floor = minRetentionDays ?? (kdf == .moderate ? 365 : 0)
+        guard floor >= 0 else { throw VaultError.invalid("--min-retention-days must be 0 or more") }
+        try db.transactionSync { db in
+            let meta: [(String, DatabaseValueConvertible)] = [
+                ("vault_id", Data(vaultID.bytes)), ("kdf_profile", kdf.rawValue), ("min_retention_days", floor),
+                ("created_at", clock.milliseconds()),
+            ]
+            for (k, v) in meta {
+                try db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)", arguments: [k, v])
+            }
+        }
+        return try open(at: directory, clock: clock)
+    }
+
+    /// Opens an existing vault, checking key-file permissions and that the keys belong to it.
+    /// - Throws: `VaultError.notFound` with the command to run when there is no vault; `.forbidden` on loose key files.
+    public static func open(
+        at directory: URL, clock: VaultClock = .system, settings: VaultSettings = VaultSettings(),
+        logger: Logger = Logger(label: "consultvault")
+    ) throws -> Vault {
+        guard FileManager.default.fileExists(atPath: databasePath(directory)) else {
+            throw VaultError.notFound(
+                "no vault at \(directory.path); run `consultvault init --data \(directory.path)` first")
+        }
+        let db = try VaultDatabase(path: databasePath(directory))
+        let meta = try db.writer.read { db in
+            try Dictionary(
+                uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM vault_meta").map {
+                    ($0["key"] as String, $0["value"] as DatabaseValue)
+                })
+        }
+        guard let idData = meta["vault_id"].flatMap({ Data.fromDatabaseValue($0) }), let vaultID = ID(bytes: Array(idData))
+        else { throw VaultError.integrity("vault metadata is missing its id") }
+        let profile = meta["kdf_profile"].flatMap { String.fromDatabaseValue($0) }.flatMap(KDFParameters.Profile.init) ?? .moderate
+        let floor = meta["min_retention_days"].flatMap { Int.fromDatabaseValue($0) } ?? 365
+        let keys = try VaultKeys.load(from: keysDirectory(directory), expectedVaultID: vaultID)
+        return Vault(
+            directory: directory, database: db, keys: keys, clock: clock, settings: settings, kdfProfile: profile,
+            minRetentionDays: floor, logger: logger)
+    }
+
+    private init(
+        directory: URL, database: VaultDatabase, keys: VaultKeys, clock: VaultClock, settings: VaultSettings,
+        kdfProfile: KDFParameters.Profile, minRetentionDays: Int, logger: Logger
+    ) {
+        self.directory = directory
+        self.database = database
+        self.keys = keys
+        self.clock = clock
+        self.settings = settings
+        self.kdfProfile = kdfProfile
+        self.minRetentionDays = minRetentionDays
+        self.sessions = SessionStore(clock: clock, idle: settings.sessionIdleSeconds, lifetime: settings.sessionLifetimeSeconds)
+        self.derivations = DerivationLimiter(limit: settings.maxConcurrentDerivations)
+        self.logger = logger
+    }
+
+    /// True for demo and test vaults (weaker Argon2id than MODERATE): `serve` warns at every start.
+    public var isDemoVault: Bool { kdfProfile != .moderate }
+
+    /// The Argon2id parameters new wraps use.
+    public var kdfParameters: KDFParameters { .profile(kdfProfile) }
+
+    func now() -> Int64 { clock.milliseconds() }
+
+    /// Appends an entry stamped now.
+    func record(
+        _ db: Database, _ caller: Caller, _ action: String, _ target: String, _ outcome: AuditEntry.Outcome = .allowed,
+        envelopeHash: [UInt8]? = nil
+    ) throws {
+        try AuditLog.append(
+            AuditEntry(
+                time: now(), actor: caller.actor, role: caller.role, action: action, target: target, outcome: outcome,
+                requestID: caller.requestID, envelopeHash: envelopeHash), in: db)
+    }
+
+    /// Records a denial in its own transaction, then throws it.
+    func deny(_ caller: Caller, _ action: String, _ target: String, _ error: VaultError) async throws -> Never {
+        try await database.transaction { db in try self.record(db, caller, action, target, .denied) }
+        throw error
+    }
+}
+
+/// A memo of signatures already checked (keyed by a hash of signer key, message and signature),
+/// so hot paths do not re-verify an unchanged epoch or manifest. A changed byte is a new key.
+final class VerifiedSignatures: Sendable {
+    private let seen = Mutex<Set<[UInt8]>>([])
+
+    func verify(signature: [UInt8], message: [UInt8], publicKey: [UInt8]) -> Bool {
+        let key = Hashing.blake2b(parts: [publicKey, message, signature], outputLength: 32)
+        if seen.withLock({ $0.contains(key) }) { return true }
+        guard SigningKeyPair.verify(signature: signature, message: message, publicKey: publicKey) else { return false }
+        seen.withLock {
+            if $0.count > 100_000 { $0.removeAll() }
+            $0.insert(key)
+        }
+        return true
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import GRDB
+
+/// The vault's SQLite database: WAL, synchronous=FULL on the writer, foreign keys, secure_delete,
+/// named append-only migrations. Every write goes through `transaction`, a `BEGIN IMMEDIATE`
+/// transaction, so the audit chain head is read under the write lock.
+public struct VaultDatabase: Sendable {
+    public let writer: DatabasePool
+
+    /// Opens (creating if needed) and migrates the database at `path`.
+    /// - Throws: `VaultError.storageUnavailable` when SQLite cannot open or migrate it.
+    public init(path: String, readonly: Bool = false) throws {
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(10)
+        config.readonly = readonly
+        config.label = "vault"
+        config.publicStatementArguments = false  // never put values in errors or traces
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
+        do {
+            writer = try DatabasePool(path: path, configuration: config)
+            if !readonly {
+                // GRDB sets synchronous=NORMAL on the writer after prepareDatabase (shared/FACTS.md).
+                try writer.writeWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA synchronous = FULL")
+                }
+                try Self.migrator.migrate(writer)
+            }
+        } catch {
+            throw VaultError(.storageUnavailable, "cannot open the vault database at \(path): \(Self.describe(error))")
+        }
+    }
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction on the writer, committing on success.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await writer.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch let e as VaultError {
+            throw e
+        } catch let e as DatabaseError {
+            throw Self.map(e)
+        }
+    }
+
+    /// Synchronous variant for the CLI and tests.
+    public func transactionSync<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch let e as VaultError {
+            throw e
+        } catch let e as DatabaseError {
+            throw Self.map(e)
+        }
+    }
+
+    /// Reads from a snapshot (no write lock).
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await writer.read(body)
+        } catch let e as VaultError {
+            throw e
+        } catch let e as DatabaseError {
+            throw Self.map(e)
+        }
+    }
+
+    /// The writer connection's `synchronous` setting (2 = FULL), asked of the writer itself.
+    public func writerSynchronousMode() throws -> Int {
+        try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    static func map(_ e: DatabaseError) -> VaultError {
+        if e.message?.contains("access_log") == true {
+            return VaultError(.auditUnavailable, "the access log could not be written; nothing was served. Check the disk and the database.")
+        }
+        switch e.resultCode {
+        case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_CORRUPT:
+            return VaultError(.storageUnavailable, "the vault database is not writable right now (\(e.resultCode)); retry later")
+        case .SQLITE_CONSTRAINT:
+            return VaultError(.conflict, "the change conflicts with stored data")
+        default:
+            return VaultError(.storageUnavailable, "database error (\(e.resultCode))")
+        }
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let e = error as? DatabaseError { return "\(e.resultCode)" }
+        return String(describing: type(of: error))
+    }
+}

@@ -1,0 +1,90 @@
+/// The canonical byte encoding used for AAD, labelled wraps, signatures and audit entries:
+/// every field is a u32 big-endian length followed by its bytes (schema/FORMAT.md §1).
+public struct Canonical: Sendable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init() {}
+
+    /// Builds the encoding of `fields` in order.
+    public static func encode(_ fields: [[UInt8]]) -> [UInt8] {
+        var c = Canonical()
+        for f in fields { c.append(f) }
+        return c.bytes
+    }
+
+    public mutating func append(_ field: [UInt8]) {
+        let n = UInt32(field.count)
+        bytes.append(UInt8(truncatingIfNeeded: n >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: n >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: n >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: n))
+        bytes.append(contentsOf: field)
+    }
+
+    public mutating func append(_ string: String) { append(Array(string.utf8)) }
+
+    /// Splits an encoding back into its fields.
+    /// - Throws: `CryptoError.malformed` if a length runs past the end.
+    public static func decode(_ bytes: [UInt8]) throws -> [[UInt8]] {
+        var fields: [[UInt8]] = []
+        var i = 0
+        while i < bytes.count {
+            guard bytes.count - i >= 4 else { throw CryptoError(.malformed, "truncated length prefix") }
+            let n = Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            i += 4
+            guard bytes.count - i >= n else { throw CryptoError(.malformed, "field runs past the end") }
+            fields.append(Array(bytes[i..<(i + n)]))
+            i += n
+        }
+        return fields
+    }
+
+    /// u32 big-endian.
+    public static func u32(_ v: UInt32) -> [UInt8] {
+        [UInt8(truncatingIfNeeded: v >> 24), UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 8), UInt8(truncatingIfNeeded: v)]
+    }
+
+    /// u64 big-endian.
+    public static func u64(_ v: UInt64) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: v >> (56 - 8 * UInt64($0))) }
+    }
+
+    public static func u64(_ v: Int64) -> [UInt8] { u64(UInt64(bitPattern: v)) }
+}
+
+extension Array where Element == UInt8 {
+    /// Lowercase hex.
+    public var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(count * 2)
+        for b in self {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Parses lowercase or uppercase hex; nil on any other character or odd length.
+    public init?(hex: String) {
+        let chars = Array(hex.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(chars.count / 2)
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: return c - 48
+            case 97...102: return c - 87
+            case 65...70: return c - 55
+            default: return nil
+            }
+        }
+        var i = 0
+        while i < chars.count {
+            guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        self = out
+    }
+}

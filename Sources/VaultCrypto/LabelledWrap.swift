@@ -1,0 +1,62 @@
+/// Labelled key wraps: `crypto_box_seal(canonical(label, scope, key id, secret), recipient)`.
+/// The label names the kind of key, the scope what it belongs to (desk, case, message, vault), the key id
+/// which key it is; a wrap can therefore never be replayed as another kind of key (schema/FORMAT.md §3).
+public enum LabelledWrap {
+    public enum Label: String, Sendable, CaseIterable {
+        case deskQueue = "consultvault/desk-queue/v1"
+        case deskOversight = "consultvault/desk-oversight/v1"
+        case caseEpoch = "consultvault/case-epoch/v1"
+        case messageKey = "consultvault/message-key/v1"
+        case auditors = "consultvault/auditors/v1"
+        case recovery = "consultvault/recovery/v1"
+    }
+
+    /// Seals `secret` for `recipientPublicKey`.
+    public static func seal(
+        _ secret: SecretBytes, label: Label, scope: [UInt8], keyID: [UInt8], to recipientPublicKey: [UInt8]
+    ) throws -> [UInt8] {
+        var blob = try plaintext(secret, label: label, scope: scope, keyID: keyID)
+        defer { SecretBytes.wipe(&blob) }
+        return try SealedBox.seal(blob, to: recipientPublicKey)
+    }
+
+    /// The labelled plaintext (exposed for known-answer tests).
+    public static func plaintext(_ secret: SecretBytes, label: Label, scope: [UInt8], keyID: [UInt8]) throws -> [UInt8] {
+        var c = Canonical()
+        c.append(label.rawValue)
+        c.append(scope)
+        c.append(keyID)
+        var bytes = c.bytes
+        let n = UInt32(secret.count)
+        bytes += Canonical.u32(n)
+        secret.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// Opens a wrap and checks label, scope and key id; returns the secret.
+    /// - Throws: `CryptoError.decryptionFailed` (not ours), `.wrongLabel` (another kind, scope or key).
+    public static func open(
+        _ sealed: [UInt8], with recipient: BoxKeyPair, label: Label, scope: [UInt8], keyID: [UInt8]
+    ) throws -> SecretBytes {
+        let plain = try SealedBox.open(sealed, with: recipient)
+        var bytes = plain.withUnsafeBytes { Array($0) }
+        defer { SecretBytes.wipe(&bytes) }
+        var fields = try Canonical.decode(bytes)
+        defer {
+            for i in fields.indices { SecretBytes.wipe(&fields[i]) }
+        }
+        guard fields.count == 4 else { throw CryptoError(.malformed, "a labelled wrap has four fields") }
+        guard fields[0] == Array(label.rawValue.utf8) else { throw CryptoError(.wrongLabel, "wrap label is not \(label.rawValue)") }
+        guard fields[1] == scope else { throw CryptoError(.wrongLabel, "wrap belongs to another scope") }
+        guard fields[2] == keyID else { throw CryptoError(.wrongLabel, "wrap holds another key") }
+        return try SecretBytes(copying: fields[3])
+    }
+
+    /// Opens a wrapped X25519 secret and checks the recomputed public key against the key id.
+    public static func openBoxKey(
+        _ sealed: [UInt8], with recipient: BoxKeyPair, label: Label, scope: [UInt8], keyID: [UInt8]
+    ) throws -> BoxKeyPair {
+        let secret = try open(sealed, with: recipient, label: label, scope: scope, keyID: keyID)
+        return try BoxKeyPair(secretKey: secret, expectedKeyID: keyID)
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Hummingbird
+import VaultCore
+
+/// Enrollment and sessions (unlock, logout).
+struct SessionController {
+    let vault: Vault
+    let auth: Auth
+    let maxBodyBytes: Int
+
+    struct EnrollRequest: Decodable {
+        let username: String
+        let code: String
+        let passphrase: String
+    }
+
+    struct UnlockRequest: Decodable {
+        let username: String
+        let passphrase: String
+    }
+
+    struct UnlockResponse: Encodable {
+        struct User: Encodable {
+            let username: String
+            let role: String
+        }
+        let token: String
+        let expires_at: String
+        let user: User
+    }
+
+    func addRoutes(to router: Router<VaultRequestContext>) {
+        router.post("/v1/enroll", use: enroll)
+        router.post("/v1/sessions", use: unlock)
+        router.delete("/v1/sessions/current", use: logout)
+    }
+
+    @Sendable func enroll(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(EnrollRequest.self, from: request, limit: maxBodyBytes)
+        try RelayController.check(body.username, "username", max: 64)
+        try RelayController.check(body.code, "code", max: 64)
+        let fingerprint = try await vault.enroll(
+            username: body.username, code: body.code, passphrase: body.passphrase, requestID: context.requestID)
+        return try JSONBody.response(["fingerprint": fingerprint], status: .created)
+    }
+
+    @Sendable func unlock(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(UnlockRequest.self, from: request, limit: maxBodyBytes)
+        try RelayController.check(body.username, "username", max: 64)
+        guard !body.passphrase.isEmpty, body.passphrase.utf8.count <= 1024 else {
+            throw APIError.invalid("`passphrase` must be 1–1024 bytes")
+        }
+        let grant = try await vault.unlock(
+            username: body.username, passphrase: body.passphrase, address: context.clientAddress,
+            requestID: context.requestID)
+        return try JSONBody.response(
+            UnlockResponse(
+                token: grant.token, expires_at: Timestamp.format(grant.expiresAt),
+                user: .init(username: grant.username, role: grant.role.rawValue)),
+            status: .created)
+    }
+
+    @Sendable func logout(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        _ = try await auth.staff(request)
+        if let token = Auth.bearer(request) { vault.sessions.end(token) }
+        return Response(status: .noContent)
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+import VaultCrypto
+
+/// `--data DIR` (default ./vault-data, env CONSULTVAULT_DATA), shared by every command.
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: "The vault directory (env CONSULTVAULT_DATA; default ./vault-data).")
+    var data: String?
+
+    var directory: URL {
+        URL(fileURLWithPath: data ?? ProcessInfo.processInfo.environment["CONSULTVAULT_DATA"] ?? "./vault-data")
+            .standardizedFileURL
+    }
+
+    func openVault() throws -> Vault { try Vault.open(at: directory) }
+}
+
+/// Secrets come from an environment variable (scripts) or a no-echo prompt (people), never from arguments.
+enum Secrets {
+    static func read(env: String, prompt: String) throws -> String {
+        if let v = ProcessInfo.processInfo.environment[env], !v.isEmpty { return v }
+        guard let v = SecretPrompt.read(prompt), !v.isEmpty else {
+            throw VaultError(.invalidRequest, "no value given; type it at the prompt or set \(env)")
+        }
+        return v
+    }
+}
+
+/// Prints a domain error as `error: …` on stderr and exits 1.
+func runReportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let e as VaultError {
+        FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
+        throw ExitCode.failure
+    } catch let e as CryptoError {
+        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+        throw ExitCode.failure
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import VaultCore
+import VaultCrypto
+import VaultHTTP
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP service. Refuses key files readable by group or others.")
+
+    @OptionGroup var options: DataOptions
+
+    @Option(help: "HOST:PORT to listen on (default 127.0.0.1:8750).")
+    var listen: String?
+
+    @Option(help: "Listen on a Unix domain socket instead (for a relay on the same host).")
+    var unix: String?
+
+    @Option(help: "JSON config file with listen, unix, max_body_bytes, max_content_bytes, log_level; flags win.")
+    var config: String?
+
+    @Option(help: "Largest JSON body accepted (default 262144).")
+    var maxBodyBytes: Int?
+
+    @Option(help: "Largest media upload accepted (default 52428800).")
+    var maxContentBytes: Int?
+
+    struct FileConfig: Decodable {
+        var listen: String?
+        var unix: String?
+        var max_body_bytes: Int?
+        var max_content_bytes: Int?
+        var log_level: String?
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            Hardening.disableCoreDumps()
+            var file = FileConfig()
+            if let config {
+                guard let data = FileManager.default.contents(atPath: config) else {
+                    throw VaultError(.notFound, "cannot read --config \(config)")
+                }
+                do {
+                    file = try JSONDecoder().decode(FileConfig.self, from: data)
+                } catch {
+                    throw VaultError(.invalidRequest, "--config \(config) is not a valid JSON config: \(error)")
+                }
+            }
+            var serve = ServeConfiguration()
+            if let l = listen ?? file.listen { try serve.setListen(l) }
+            serve.unixPath = unix ?? file.unix
+            if let b = maxBodyBytes ?? file.max_body_bytes {
+                guard b >= 1024 else { throw VaultError(.invalidRequest, "--max-body-bytes must be at least 1024") }
+                serve.maxBodyBytes = b
+            }
+            if let c = maxContentBytes ?? file.max_content_bytes { serve.maxContentBytes = c }
+            var logger = Logger(label: "consultvault")
+            logger.logLevel = (file.log_level ?? ProcessInfo.processInfo.environment["LOG_LEVEL"]).flatMap { Logger.Level(rawValue: $0) } ?? .info
+            let vault = try Vault.open(at: options.directory, logger: logger)
+            if vault.isDemoVault {
+                logger.warning(
+                    "this is a demo/test vault (Argon2id profile \(vault.kdfProfile.rawValue)): not for real consultations")
+            }
+            let where_ = serve.unixPath ?? "\(serve.host):\(serve.port)"
+            logger.info("serving vault \(vault.keys.vaultID) on \(where_)")
+            let app = buildApplication(vault: vault, configuration: serve, logger: logger)
+            try await app.runService()
+        }
+    }
+}
