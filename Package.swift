@@ -56,14 +56,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "VaultCryptoTests", dependencies: ["VaultCrypto"], resources: [.copy("Vectors")]),
-        .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCrypto"]),
+        .target(name: "VaultTestSupport", dependencies: ["VaultCore", "VaultCrypto"], path: "Tests/Support"),
+        .testTarget(name: "VaultCryptoTests", dependencies: ["VaultCrypto"], exclude: ["Vectors"]),
+        .testTarget(
+            name: "VaultCoreTests",
+            dependencies: [
+                "VaultCore", "VaultCrypto", "VaultTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .testTarget(
             name: "VaultHTTPTests",
             dependencies: [
                 "VaultHTTP",
                 "VaultCore",
                 "VaultCrypto",
+                "VaultTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -37,7 +37,8 @@ public struct AuditEntry: Sendable, Equatable {
     public var canonicalBytes: [UInt8] {
         Canonical.encode([
             Canonical.u64(seq), Canonical.u64(time), Array(actor.utf8), Array(role.utf8), Array(action.utf8),
-            Array(target.utf8), Array(outcome.rawValue.utf8), Array(requestID.utf8), envelopeHash ?? [], reasonSealed ?? [],
+            Array(target.utf8), Array(outcome.rawValue.utf8), Array(requestID.utf8), envelopeHash ?? [],
+            reasonSealed ?? [],
         ])
     }
 
@@ -72,7 +73,8 @@ public enum AuditLog {
                     e.envelopeHash.map { Data($0) }, e.reasonSealed.map { Data($0) }, Data(e.hash),
                 ])
         } catch {
-            throw VaultError(.auditUnavailable, "the access log could not be written; nothing was served. Check the disk.")
+            throw VaultError(
+                .auditUnavailable, "the access log could not be written; nothing was served. Check the disk.")
         }
         return e
     }

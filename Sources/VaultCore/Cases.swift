@@ -39,7 +39,8 @@ struct EpochKey: Sendable {
 
     static func signedMessage(deskID: ID, caseID: ID, epoch: Int, publicKey: [UInt8]) -> [UInt8] {
         Canonical.encode([
-            Array("consultvault/case-epoch/v1".utf8), deskID.bytes, caseID.bytes, Canonical.u32(UInt32(epoch)), publicKey,
+            Array("consultvault/case-epoch/v1".utf8), deskID.bytes, caseID.bytes, Canonical.u32(UInt32(epoch)),
+            publicKey,
         ])
     }
 }
@@ -56,8 +57,11 @@ extension Vault {
         let pk = Array(row["public_key"] as Data)
         let message = EpochKey.signedMessage(deskID: c.deskID, caseID: c.id, epoch: epoch, publicKey: pk)
         guard Array(row["key_id"] as Data) == Hashing.keyID(pk),
-            verified.verify(signature: Array(row["signature"] as Data), message: message, publicKey: keys.signing.publicKey)
-        else { throw VaultError.integrity("a case epoch key does not carry the vault's signature; refusing to seal to it") }
+            verified.verify(
+                signature: Array(row["signature"] as Data), message: message, publicKey: keys.signing.publicKey)
+        else {
+            throw VaultError.integrity("a case epoch key does not carry the vault's signature; refusing to seal to it")
+        }
         return EpochKey(caseID: c.id, epoch: epoch, publicKey: pk)
     }
 
@@ -67,19 +71,23 @@ extension Vault {
         let signature = keys.signing.sign(
             EpochKey.signedMessage(deskID: c.deskID, caseID: c.id, epoch: epoch, publicKey: pair.publicKey))
         try db.execute(
-            sql: "INSERT INTO case_epochs (key_id, case_id, epoch, public_key, signature, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            sql:
+                "INSERT INTO case_epochs (key_id, case_id, epoch, public_key, signature, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [Data(pair.keyID), Data(c.id.bytes), epoch, Data(pair.publicKey), Data(signature), now()])
         return pair
     }
 
     func storeEpochWrap(_ db: Database, _ epoch: BoxKeyPair, case c: CaseRow, to recipient: [UInt8]) throws {
-        try storeWrap(db, secret: epoch.secretKey, label: .caseEpoch, scope: c.id.bytes, keyID: epoch.keyID, recipient: recipient)
+        try storeWrap(
+            db, secret: epoch.secretKey, label: .caseEpoch, scope: c.id.bytes, keyID: epoch.keyID, recipient: recipient)
     }
 
     /// Opens an epoch secret as `user`: directly through their own wrap, or through a desk key they hold
     /// (queue or oversight) that the epoch is sealed to. Key possession, not only policy, decides.
     /// - Throws: `.forbidden` when the user holds no path to the key.
-    func openEpoch(_ db: Database, keyID: [UInt8], case c: CaseRow, desk: DeskState, as user: UnlockedUser) throws -> BoxKeyPair {
+    func openEpoch(_ db: Database, keyID: [UInt8], case c: CaseRow, desk: DeskState, as user: UnlockedUser) throws
+        -> BoxKeyPair
+    {
         if let cached = user.cached(keyID) { return cached }
         let wraps = try Row.fetchAll(
             db, sql: "SELECT recipient_key_id, sealed FROM key_wraps WHERE key_id = ?", arguments: [Data(keyID)])

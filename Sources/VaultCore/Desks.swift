@@ -16,19 +16,24 @@ struct DeskState: Sendable {
 extension Vault {
     /// Loads a desk by name and verifies its manifest chain; nil when no such desk.
     func desk(_ db: Database, name: String) throws -> DeskState? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM desks WHERE name = ?", arguments: [name]) else { return nil }
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM desks WHERE name = ?", arguments: [name]) else {
+            return nil
+        }
         return try deskState(db, row: row)
     }
 
     func desk(_ db: Database, id: ID) throws -> DeskState {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM desks WHERE id = ?", arguments: [Data(id.bytes)]) else {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM desks WHERE id = ?", arguments: [Data(id.bytes)])
+        else {
             throw VaultError.integrity("a case refers to a missing desk")
         }
         return try deskState(db, row: row)
     }
 
     private func deskState(_ db: Database, row: Row) throws -> DeskState {
-        guard let id = ID(bytes: Array(row["id"] as Data)) else { throw VaultError.integrity("a desk row is malformed") }
+        guard let id = ID(bytes: Array(row["id"] as Data)) else {
+            throw VaultError.integrity("a desk row is malformed")
+        }
         let version: Int64 = row["manifest_version"]
         let manifest = try verifiedManifest(db, deskID: id, version: version)
         guard manifest.name == row["name"] as String else {
@@ -69,7 +74,8 @@ extension Vault {
             signerKey = keys.signPublic
         }
         guard verified.verify(signature: signature, message: body, publicKey: signerKey) else {
-            throw VaultError.integrity("desk manifest version \(version) has a bad signature; refusing to seal to its keys")
+            throw VaultError.integrity(
+                "desk manifest version \(version) has a bad signature; refusing to seal to its keys")
         }
         return manifest
     }
@@ -77,8 +83,12 @@ extension Vault {
     func storeManifest(_ db: Database, _ manifest: DeskManifest, signer: String, signing: SigningKeyPair) throws {
         let body = manifest.body
         try db.execute(
-            sql: "INSERT INTO desk_manifests (desk_id, version, body, signer, signature, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [Data(manifest.deskID.bytes), Int64(manifest.version), Data(body), signer, Data(signing.sign(body)), now()])
+            sql:
+                "INSERT INTO desk_manifests (desk_id, version, body, signer, signature, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [
+                Data(manifest.deskID.bytes), Int64(manifest.version), Data(body), signer, Data(signing.sign(body)),
+                now(),
+            ])
         try db.execute(
             sql: "UPDATE desks SET manifest_version = ? WHERE id = ?",
             arguments: [Int64(manifest.version), Data(manifest.deskID.bytes)])
@@ -93,11 +103,13 @@ extension Vault {
             throw VaultError.invalid("desk name must be 1–64 characters of a–z, 0–9, '_' or '-'")
         }
         guard recoveryKey.count == 32 else {
-            throw VaultError.invalid("--recovery-key must be the base64 X25519 public key printed by `recovery-key new`")
+            throw VaultError.invalid(
+                "--recovery-key must be the base64 X25519 public key printed by `recovery-key new`")
         }
         let retention = retentionDays ?? max(minRetentionDays, 365)
         guard retention >= minRetentionDays else {
-            throw VaultError.invalid("retention \(retention) days is below this vault's floor of \(minRetentionDays) days")
+            throw VaultError.invalid(
+                "retention \(retention) days is below this vault's floor of \(minRetentionDays) days")
         }
         let queue = try BoxKeyPair.generate()
         let oversight = try BoxKeyPair.generate()
@@ -108,7 +120,9 @@ extension Vault {
                     "no auditor has enrolled yet: run `consultvault user add --role auditor` and `user enroll` first")
             }
             if try self.desk(db, name: name) != nil { throw VaultError.conflict("desk \(name) already exists") }
-            guard let sup = try UserRecord.find(db, username: supervisor), sup.role == .supervisor, sup.state == "active" else {
+            guard let sup = try UserRecord.find(db, username: supervisor), sup.role == .supervisor,
+                sup.state == "active"
+            else {
                 throw VaultError.conflict("\(supervisor) is not an enrolled supervisor; add and enroll them first")
             }
             let supKeys = try self.verifiedKeys(sup)
@@ -121,12 +135,14 @@ extension Vault {
                 arguments: [Data(deskID.bytes), name, Data(recoveryKey), retention, now])
             for (kind, pair) in [("queue", queue), ("oversight", oversight)] {
                 try db.execute(
-                    sql: "INSERT INTO desk_keys (key_id, desk_id, kind, generation, public_key, created_at) VALUES (?, ?, ?, 1, ?, ?)",
+                    sql:
+                        "INSERT INTO desk_keys (key_id, desk_id, kind, generation, public_key, created_at) VALUES (?, ?, ?, 1, ?, ?)",
                     arguments: [Data(pair.keyID), Data(deskID.bytes), kind, Data(pair.publicKey), now])
             }
             for recipient in [supKeys.boxPublic, oversight.publicKey, recoveryKey] {
                 try self.storeWrap(
-                    db, secret: queue.secretKey, label: .deskQueue, scope: deskID.bytes, keyID: queue.keyID, recipient: recipient)
+                    db, secret: queue.secretKey, label: .deskQueue, scope: deskID.bytes, keyID: queue.keyID,
+                    recipient: recipient)
             }
             for recipient in [supKeys.boxPublic, recoveryKey] {
                 try self.storeWrap(
@@ -134,9 +150,14 @@ extension Vault {
                     recipient: recipient)
             }
             let manifest = DeskManifest(
-                deskID: deskID, name: name, version: 1, queuePublic: queue.publicKey, oversightPublic: oversight.publicKey,
+                deskID: deskID, name: name, version: 1, queuePublic: queue.publicKey,
+                oversightPublic: oversight.publicKey,
                 relayPublic: [], recoveryPublic: recoveryKey,
-                members: [.init(username: supervisor, role: .supervisor, boxPublic: supKeys.boxPublic, signPublic: supKeys.signPublic)])
+                members: [
+                    .init(
+                        username: supervisor, role: .supervisor, boxPublic: supKeys.boxPublic,
+                        signPublic: supKeys.signPublic)
+                ])
             try self.storeManifest(db, manifest, signer: "vault", signing: self.keys.signing)
             try db.execute(
                 sql: """
@@ -153,14 +174,18 @@ extension Vault {
     public func invite(desk name: String, username: String, caller: Caller) async throws {
         try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
-            guard let user = try UserRecord.find(db, username: username) else { throw VaultError.notFound("no user \(username)") }
+            guard let user = try UserRecord.find(db, username: username) else {
+                throw VaultError.notFound("no user \(username)")
+            }
             guard user.role == .counselor || user.role == .supervisor else {
-                throw VaultError.invalid("only counselors and supervisors can be desk members; \(username) is \(user.role.rawValue)")
+                throw VaultError.invalid(
+                    "only counselors and supervisors can be desk members; \(username) is \(user.role.rawValue)")
             }
             guard user.state != "disabled" else { throw VaultError.conflict("\(username) is disabled") }
-            let exists = try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM desk_members WHERE desk_id = ? AND user_id = ?",
-                arguments: [Data(desk.id.bytes), Data(user.id.bytes)]) ?? false
+            let exists =
+                try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM desk_members WHERE desk_id = ? AND user_id = ?",
+                    arguments: [Data(desk.id.bytes), Data(user.id.bytes)]) ?? false
             guard !exists else { throw VaultError.conflict("\(username) is already invited to or a member of \(name)") }
             try db.execute(
                 sql: "INSERT INTO desk_members (desk_id, user_id, state, invited_at) VALUES (?, ?, 'invited', ?)",
@@ -177,10 +202,14 @@ extension Vault {
     ) async throws {
         let caller = supervisor.caller(requestID: requestID)
         let target = "desk:\(name) user:\(username)"
-        enum Outcome: Sendable { case done, denied(VaultError) }
+        enum Outcome: Sendable {
+            case done
+            case denied(VaultError)
+        }
         let outcome: Outcome = try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
-            guard supervisor.role == .supervisor, let me = desk.manifest.member(supervisor.username), me.role == .supervisor,
+            guard supervisor.role == .supervisor, let me = desk.manifest.member(supervisor.username),
+                me.role == .supervisor,
                 me.signPublic == supervisor.keys.signPublic
             else {
                 try self.record(db, caller, "member.confirm", target, .denied)
@@ -191,28 +220,36 @@ extension Vault {
                     db, sql: "SELECT state FROM desk_members WHERE desk_id = ? AND user_id = ?",
                     arguments: [Data(desk.id.bytes), Data(user.id.bytes)])
             else { throw VaultError.notFound("\(username) has not been invited to \(name); run `desk invite` first") }
-            guard state == "invited" else { throw VaultError.conflict("\(username) is already a confirmed member of \(name)") }
+            guard state == "invited" else {
+                throw VaultError.conflict("\(username) is already a confirmed member of \(name)")
+            }
             let keys = try self.verifiedKeys(user)
             guard UserKeys.normalize(fingerprint) == UserKeys.normalize(keys.fingerprint) else {
                 try self.record(db, caller, "member.confirm", target, .denied)
                 return .denied(
-                    .conflict("the fingerprint does not match \(username)'s keys; nothing was sealed. Compare it with them in person"))
+                    .conflict(
+                        "the fingerprint does not match \(username)'s keys; nothing was sealed. Compare it with them in person"
+                    ))
             }
             let queue = try self.openDeskKey(db, desk: desk, kind: .deskQueue, as: supervisor)
             try self.storeWrap(
-                db, secret: queue.secretKey, label: .deskQueue, scope: desk.id.bytes, keyID: queue.keyID, recipient: keys.boxPublic)
+                db, secret: queue.secretKey, label: .deskQueue, scope: desk.id.bytes, keyID: queue.keyID,
+                recipient: keys.boxPublic)
             if user.role == .supervisor {
                 let oversight = try self.openDeskKey(db, desk: desk, kind: .deskOversight, as: supervisor)
                 try self.storeWrap(
-                    db, secret: oversight.secretKey, label: .deskOversight, scope: desk.id.bytes, keyID: oversight.keyID,
+                    db, secret: oversight.secretKey, label: .deskOversight, scope: desk.id.bytes,
+                    keyID: oversight.keyID,
                     recipient: keys.boxPublic)
             }
             var manifest = desk.manifest
             manifest.version += 1
-            manifest.members.append(.init(username: username, role: user.role, boxPublic: keys.boxPublic, signPublic: keys.signPublic))
+            manifest.members.append(
+                .init(username: username, role: user.role, boxPublic: keys.boxPublic, signPublic: keys.signPublic))
             try self.storeManifest(db, manifest, signer: supervisor.username, signing: supervisor.signing)
             try db.execute(
-                sql: "UPDATE desk_members SET state = 'confirmed', confirmed_at = ?, confirmed_by = ? WHERE desk_id = ? AND user_id = ?",
+                sql:
+                    "UPDATE desk_members SET state = 'confirmed', confirmed_at = ?, confirmed_by = ? WHERE desk_id = ? AND user_id = ?",
                 arguments: [self.now(), supervisor.username, Data(desk.id.bytes), Data(user.id.bytes)])
             try self.record(db, caller, "member.confirm", target)
             return .done
@@ -221,7 +258,9 @@ extension Vault {
     }
 
     /// Opens the desk queue or oversight secret through the user's own wrap; checks the key id.
-    func openDeskKey(_ db: Database, desk: DeskState, kind: LabelledWrap.Label, as user: UnlockedUser) throws -> BoxKeyPair {
+    func openDeskKey(_ db: Database, desk: DeskState, kind: LabelledWrap.Label, as user: UnlockedUser) throws
+        -> BoxKeyPair
+    {
         let keyID = kind == .deskQueue ? desk.queueKeyID : desk.oversightKeyID
         if let cached = user.cached(keyID) { return cached }
         guard
@@ -229,7 +268,8 @@ extension Vault {
                 db, sql: "SELECT sealed FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
                 arguments: [Data(keyID), Data(user.box.keyID)])
         else { throw VaultError.forbidden("\(user.username) holds no key of this desk") }
-        let pair = try LabelledWrap.openBoxKey(Array(sealed), with: user.box, label: kind, scope: desk.id.bytes, keyID: keyID)
+        let pair = try LabelledWrap.openBoxKey(
+            Array(sealed), with: user.box, label: kind, scope: desk.id.bytes, keyID: keyID)
         user.cache(pair)
         return pair
     }
@@ -240,7 +280,9 @@ extension Vault {
     }
 
     /// A desk's members with state and fingerprint.
-    public func members(desk name: String) async throws -> [(username: String, role: Role, state: String, fingerprint: String?)] {
+    public func members(desk name: String) async throws -> [(
+        username: String, role: Role, state: String, fingerprint: String?
+    )] {
         try await database.read { db in
             try Row.fetchAll(
                 db,

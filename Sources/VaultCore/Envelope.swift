@@ -43,7 +43,8 @@ public struct Envelope: Sendable, Equatable {
 
     public var aad: [UInt8] {
         Self.aad(
-            messageID: messageID, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind, author: author,
+            messageID: messageID, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind,
+            author: author,
             sentAt: sentAt)
     }
 
@@ -58,13 +59,15 @@ public struct Envelope: Sendable, Equatable {
         let epochKeyID = Hashing.keyID(epochPublicKey)
         let messageKey = try SecretBytes.random(count: AEAD.keyLength)
         let aad = aad(
-            messageID: messageID, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind, author: author,
+            messageID: messageID, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind,
+            author: author,
             sentAt: sentAt)
         let body = try AEAD.seal(plaintext, aad: aad, key: messageKey)
         let key = try LabelledWrap.seal(
             messageKey, label: .messageKey, scope: messageID.bytes, keyID: epochKeyID, to: epochPublicKey)
         return Envelope(
-            messageID: messageID, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind, author: author,
+            messageID: messageID, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind,
+            author: author,
             sentAt: sentAt, body: body, key: key)
     }
 
@@ -74,7 +77,8 @@ public struct Envelope: Sendable, Equatable {
         guard SecretBytes.constantTimeEquals(epochKey.keyID, epochKeyID) else {
             throw CryptoError(.keyMismatch, "envelope belongs to another epoch key")
         }
-        let messageKey = try LabelledWrap.open(key, with: epochKey, label: .messageKey, scope: messageID.bytes, keyID: epochKeyID)
+        let messageKey = try LabelledWrap.open(
+            key, with: epochKey, label: .messageKey, scope: messageID.bytes, keyID: epochKeyID)
         guard messageKey.count == AEAD.keyLength else { throw CryptoError(.invalidLength, "message key is 32 bytes") }
         return try AEAD.open(body, aad: aad, key: messageKey)
     }

@@ -36,7 +36,10 @@ extension Vault {
     public func ingest(_ m: InboundText, relay: RelayPrincipal, requestID: String) async throws -> IngestResult {
         let caller = relay.caller(requestID: requestID)
         guard m.channel == "line" else { throw VaultError.invalid("channel must be \"line\"") }
-        enum Outcome: Sendable { case stored(IngestResult), denied(VaultError) }
+        enum Outcome: Sendable {
+            case stored(IngestResult)
+            case denied(VaultError)
+        }
         let outcome: Outcome = try await database.transaction { db in
             guard let desk = try self.desk(db, name: m.desk) else { throw VaultError.notFound("no desk \(m.desk)") }
             guard relay.deskIDs.contains(desk.id) else {
@@ -53,7 +56,9 @@ extension Vault {
             let c = try self.routeCase(db, desk: desk, channelUser: m.channelUser)
             let epoch = try self.epochKey(db, case: c, epoch: c.currentEpoch)
             let messageID = ID.v7(milliseconds: self.now())
-            var plaintext = try JSONSerialization.data(withJSONObject: ["text": m.text], options: [.sortedKeys]).map { $0 }
+            var plaintext = try JSONSerialization.data(withJSONObject: ["text": m.text], options: [.sortedKeys]).map {
+                $0
+            }
             defer { SecretBytes.wipe(&plaintext) }
             let envelope = try Envelope.seal(
                 plaintext: plaintext, messageID: messageID, caseID: c.id, epochPublicKey: epoch.publicKey,
@@ -84,7 +89,8 @@ extension Vault {
             var c = try CaseRow(row: row)
             if c.status == "closed" {
                 try db.execute(
-                    sql: "UPDATE cases SET status = 'open', closed_at = NULL WHERE id = ?", arguments: [Data(c.id.bytes)])
+                    sql: "UPDATE cases SET status = 'open', closed_at = NULL WHERE id = ?",
+                    arguments: [Data(c.id.bytes)])
                 c.status = "open"
             }
             return c
@@ -110,7 +116,8 @@ extension Vault {
                 Data(try sealedUser(desk.manifest.oversightPublic)), Data(try sealedUser(epoch0.publicKey)),
             ])
         try db.execute(
-            sql: "INSERT INTO case_epochs (key_id, case_id, epoch, public_key, signature, created_at) VALUES (?, ?, 0, ?, ?, ?)",
+            sql:
+                "INSERT INTO case_epochs (key_id, case_id, epoch, public_key, signature, created_at) VALUES (?, ?, 0, ?, ?, ?)",
             arguments: [Data(epoch0.keyID), Data(caseID.bytes), Data(epoch0.publicKey), Data(signature), now])
         guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.integrity("new case vanished") }
         try storeEpochWrap(db, epoch0, case: c, to: desk.manifest.queuePublic)

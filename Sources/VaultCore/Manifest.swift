@@ -25,9 +25,12 @@ public struct DeskManifest: Sendable, Equatable {
     public var body: [UInt8] {
         let sorted = members.sorted { Array($0.username.utf8).lexicographicallyPrecedes(Array($1.username.utf8)) }
         let encodedMembers = Canonical.encode(
-            sorted.map { Canonical.encode([Array($0.username.utf8), Array($0.role.rawValue.utf8), $0.boxPublic, $0.signPublic]) })
+            sorted.map {
+                Canonical.encode([Array($0.username.utf8), Array($0.role.rawValue.utf8), $0.boxPublic, $0.signPublic])
+            })
         return Canonical.encode([
-            Array(Self.label.utf8), deskID.bytes, Array(name.utf8), Canonical.u64(version), queuePublic, oversightPublic,
+            Array(Self.label.utf8), deskID.bytes, Array(name.utf8), Canonical.u64(version), queuePublic,
+            oversightPublic,
             relayPublic, recoveryPublic, encodedMembers,
         ])
     }
@@ -36,7 +39,8 @@ public struct DeskManifest: Sendable, Equatable {
     /// - Throws: `VaultError.integrity` when the bytes are not a manifest.
     public init(body: [UInt8]) throws {
         let bad = VaultError.integrity("a desk manifest is malformed")
-        guard let f = try? Canonical.decode(body), f.count == 9, f[0] == Array(Self.label.utf8), let desk = ID(bytes: f[1]),
+        guard let f = try? Canonical.decode(body), f.count == 9, f[0] == Array(Self.label.utf8),
+            let desk = ID(bytes: f[1]),
             let name = String(bytes: f[2], encoding: .utf8), f[3].count == 8
         else { throw bad }
         var members: [Member] = []

@@ -111,7 +111,10 @@ final class DerivationLimiter: Sendable {
         defer { release() }
         return try await withCheckedThrowingContinuation { cont in
             DispatchQueue.global(qos: .userInitiated).async {
-                cont.resume(with: Result { try PasswordKDF.deriveKey(passphrase: passphrase, salt: salt, parameters: parameters) })
+                cont.resume(
+                    with: Result {
+                        try PasswordKDF.deriveKey(passphrase: passphrase, salt: salt, parameters: parameters)
+                    })
             }
         }
     }
@@ -189,8 +192,10 @@ final class UnlockThrottle: Sendable {
 /// Base64url without padding (tokens).
 public enum Base64URL {
     public static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(
+            of: "/", with: "_"
+        )
+        .replacingOccurrences(of: "=", with: "")
     }
 }
 
@@ -206,11 +211,15 @@ extension Vault {
     /// Unlocks a user: Argon2id, unwrap, attestation check; starts a session. Failures are throttled
     /// per username and per address and never say whether the username exists.
     /// - Throws: `.unauthenticated` (wrong username or passphrase), `.rateLimited` with a retry delay.
-    public func unlock(username: String, passphrase: String, address: String, requestID: String) async throws -> SessionGrant {
+    public func unlock(username: String, passphrase: String, address: String, requestID: String) async throws
+        -> SessionGrant
+    {
         let throttleKeys = ["user:\(username)", "addr:\(address)"]
         let caller = Caller(actor: username, role: "unknown", requestID: requestID)
         if let wait = throttle.retryAfter(keys: throttleKeys, now: now()) {
-            try await database.transaction { db in try self.record(db, caller, "session.unlock", "user:\(username)", .denied) }
+            try await database.transaction { db in
+                try self.record(db, caller, "session.unlock", "user:\(username)", .denied)
+            }
             throw VaultError(.rateLimited, "too many failed unlocks; wait \(wait) s and try again", retryAfter: wait)
         }
         let user = try await database.read { db in try UserRecord.find(db, username: username) }
@@ -226,7 +235,9 @@ extension Vault {
         }
         guard let unlocked else {
             throttle.fail(keys: throttleKeys, now: now())
-            try await database.transaction { db in try self.record(db, caller, "session.unlock", "user:\(username)", .denied) }
+            try await database.transaction { db in
+                try self.record(db, caller, "session.unlock", "user:\(username)", .denied)
+            }
             throw VaultError(.unauthenticated, "wrong username or passphrase")
         }
         throttle.succeed(username: username)

@@ -46,7 +46,8 @@ extension Vault {
         return try await database.read { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT id, name, token_hash FROM relay_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+                    db,
+                    sql: "SELECT id, name, token_hash FROM relay_tokens WHERE token_hash = ? AND revoked_at IS NULL",
                     arguments: [Data(hash)]),
                 SecretBytes.constantTimeEquals(Array(row["token_hash"] as Data), hash),
                 let id = ID(bytes: Array(row["id"] as Data))

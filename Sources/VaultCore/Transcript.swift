@@ -101,7 +101,8 @@ extension Vault {
                 if let f = q.flagged, f != !flags.isEmpty { continue }
                 out.append(
                     CaseSummary(
-                        id: c.id, desk: row["desk_name"], status: c.status, risk: c.risk, assignee: row["assignee_name"],
+                        id: c.id, desk: row["desk_name"], status: c.status, risk: c.risk,
+                        assignee: row["assignee_name"],
                         flags: flags, openedAt: row["opened_at"], lastMessageAt: row["last_message_at"],
                         messageCount: c.messageCount, unread: row["unread"]))
             }
@@ -117,7 +118,10 @@ extension Vault {
     {
         let caller = user.caller(requestID: requestID)
         let target = "case:\(caseID)"
-        enum Outcome: Sendable { case rows([StoredMessage], CaseRow, DeskState), denied(VaultError) }
+        enum Outcome: Sendable {
+            case rows([StoredMessage], CaseRow, DeskState)
+            case denied(VaultError)
+        }
         let outcome: Outcome = try await database.transaction { db in
             guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
@@ -176,7 +180,8 @@ extension Vault {
         }
         let object = (try? JSONSerialization.jsonObject(with: Data(plain))) as? [String: Any] ?? [:]
         return TranscriptMessage(
-            id: m.id, seq: m.seq, direction: m.direction, kind: m.kind, text: m.retracted ? nil : object["text"] as? String,
+            id: m.id, seq: m.seq, direction: m.direction, kind: m.kind,
+            text: m.retracted ? nil : object["text"] as? String,
             data: m.kind == "text" ? nil : object.compactMapValues { "\($0)" }, sentAt: m.sentAt, author: m.author,
             retracted: m.retracted)
     }
@@ -188,7 +193,10 @@ extension Vault {
     public func assign(caseID: ID, to assignee: String, as user: UnlockedUser, requestID: String) async throws {
         let caller = user.caller(requestID: requestID)
         let target = "case:\(caseID) user:\(assignee)"
-        enum Outcome: Sendable { case done, denied(VaultError) }
+        enum Outcome: Sendable {
+            case done
+            case denied(VaultError)
+        }
         let outcome: Outcome = try await database.transaction { db in
             guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
@@ -208,13 +216,15 @@ extension Vault {
                     .forbidden(
                         mayAssign
                             ? "\(assignee) is not a confirmed member of this desk"
-                            : "only a supervisor of the desk assigns; a counselor may only take a queue case for themselves"))
+                            : "only a supervisor of the desk assigns; a counselor may only take a queue case for themselves"
+                    ))
             }
             guard c.assigneeID != target.id else { return .done }
             let assigneeKeys = try self.verifiedKeys(target)
             // Open every earlier epoch with the actor's keys and seal it to the assignee.
             let epochIDs = try Data.fetchAll(
-                db, sql: "SELECT key_id FROM case_epochs WHERE case_id = ? ORDER BY epoch", arguments: [Data(c.id.bytes)])
+                db, sql: "SELECT key_id FROM case_epochs WHERE case_id = ? ORDER BY epoch",
+                arguments: [Data(c.id.bytes)])
             for raw in epochIDs {
                 let pair = try self.openEpoch(db, keyID: Array(raw), case: c, desk: desk, as: user)
                 try self.storeEpochWrap(db, pair, case: c, to: assigneeKeys.boxPublic)
@@ -225,7 +235,8 @@ extension Vault {
             try self.storeEpochWrap(db, epoch, case: c, to: desk.manifest.oversightPublic)
             // The queue (and a previous assignee) lose the history; the oversight wrap stays.
             var revoke: [Data] = try Data.fetchAll(
-                db, sql: "SELECT key_id FROM desk_keys WHERE desk_id = ? AND kind = 'queue'", arguments: [Data(c.deskID.bytes)])
+                db, sql: "SELECT key_id FROM desk_keys WHERE desk_id = ? AND kind = 'queue'",
+                arguments: [Data(c.deskID.bytes)])
             if let previous = c.assigneeID, let prev = try UserRecord.find(db, id: previous), let pk = prev.boxPublic {
                 revoke.append(Data(Hashing.keyID(pk)))
             }
@@ -236,13 +247,16 @@ extension Vault {
                             (SELECT key_id FROM case_epochs WHERE case_id = ?)
                         """, arguments: [r, Data(c.id.bytes)])
             }
-            let orphaned = try Int.fetchOne(
-                db,
-                sql: """
-                    SELECT count(*) FROM case_epochs e WHERE e.case_id = ?
-                    AND NOT EXISTS (SELECT 1 FROM key_wraps w WHERE w.key_id = e.key_id)
-                    """, arguments: [Data(c.id.bytes)]) ?? 0
-            guard orphaned == 0 else { throw VaultError.integrity("assignment would leave an epoch key without a wrap") }
+            let orphaned =
+                try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count(*) FROM case_epochs e WHERE e.case_id = ?
+                        AND NOT EXISTS (SELECT 1 FROM key_wraps w WHERE w.key_id = e.key_id)
+                        """, arguments: [Data(c.id.bytes)]) ?? 0
+            guard orphaned == 0 else {
+                throw VaultError.integrity("assignment would leave an epoch key without a wrap")
+            }
             try db.execute(
                 sql: "UPDATE cases SET assignee_id = ?, current_epoch = ? WHERE id = ?",
                 arguments: [Data(target.id.bytes), next, Data(c.id.bytes)])
@@ -267,7 +281,9 @@ struct StoredMessage: Sendable {
     var retracted: Bool
 
     init(row: Row) throws {
-        guard let id = ID(bytes: Array(row["id"] as Data)) else { throw VaultError.integrity("a message id is malformed") }
+        guard let id = ID(bytes: Array(row["id"] as Data)) else {
+            throw VaultError.integrity("a message id is malformed")
+        }
         self.id = id
         self.seq = row["seq"]
         self.epochKeyID = Array(row["epoch_key_id"] as Data)

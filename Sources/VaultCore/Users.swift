@@ -79,7 +79,8 @@ public struct UserKeys: Sendable, Equatable {
 
     static func attestationMessage(userID: ID, username: String, role: Role, box: [UInt8], sign: [UInt8]) -> [UInt8] {
         Canonical.encode([
-            Array("consultvault/user-attestation/v1".utf8), userID.bytes, Array(username.utf8), Array(role.rawValue.utf8),
+            Array("consultvault/user-attestation/v1".utf8), userID.bytes, Array(username.utf8),
+            Array(role.rawValue.utf8),
             box, sign,
         ])
     }
@@ -133,7 +134,9 @@ extension Vault {
                     INSERT INTO users (id, username, role, state, enroll_code_hash, enroll_expires_at, created_at)
                     VALUES (?, ?, ?, 'pending', ?, ?, ?)
                     """,
-                arguments: [Data(id.bytes), username, role.rawValue, Data(EnrollmentCode.hash(code)), expires, self.now()])
+                arguments: [
+                    Data(id.bytes), username, role.rawValue, Data(EnrollmentCode.hash(code)), expires, self.now(),
+                ])
             try self.record(db, caller, "user.add", "user:\(username)")
         }
         return (code, expires)
@@ -143,7 +146,8 @@ extension Vault {
     /// - Returns: the user's fingerprint.
     /// - Throws: `.unauthenticated` for an unknown user, a wrong, used or expired code (one message for all).
     public func enroll(username: String, code: String, passphrase: String, requestID: String) async throws -> String {
-        let badCode = VaultError(.unauthenticated, "enrollment code invalid, used or expired; ask an admin for a new one")
+        let badCode = VaultError(
+            .unauthenticated, "enrollment code invalid, used or expired; ask an admin for a new one")
         guard passphrase.count >= Self.minimumPassphraseLength, passphrase.utf8.count <= 1024 else {
             throw VaultError.invalid("choose a passphrase of at least \(Self.minimumPassphraseLength) characters")
         }
@@ -163,7 +167,8 @@ extension Vault {
         let kek = try await derivations.derive(passphrase: passphrase, salt: salt, parameters: params)
         let wrapped = try Self.wrapUserKeys(userID: user.id, box: box, signing: signing, kek: kek)
         let keys = UserKeys(
-            userID: user.id, username: username, role: user.role, boxPublic: box.publicKey, signPublic: signing.publicKey)
+            userID: user.id, username: username, role: user.role, boxPublic: box.publicKey,
+            signPublic: signing.publicKey)
         let attestation = keys.attest(with: self.keys.signing)
         try await database.transaction { db in
             // Re-check under the write lock: a code is single use.
@@ -190,24 +195,34 @@ extension Vault {
 
     /// The wrapped user secrets: nonce ‖ XChaCha20-Poly1305(canon(x25519 sk, ed25519 seed)) with AAD binding ids.
     static func wrapUserKeys(userID: ID, box: BoxKeyPair, signing: SigningKeyPair, kek: SecretBytes) throws -> [UInt8] {
-        var plain = box.secretKey.withUnsafeBytes { b in signing.seed.withUnsafeBytes { s in Canonical.encode([Array(b), Array(s)]) } }
+        var plain = box.secretKey.withUnsafeBytes { b in
+            signing.seed.withUnsafeBytes { s in Canonical.encode([Array(b), Array(s)]) }
+        }
         defer { SecretBytes.wipe(&plain) }
-        return try AEAD.seal(plain, aad: userKeysAAD(userID: userID, boxKeyID: box.keyID, signKeyID: signing.keyID), key: kek)
+        return try AEAD.seal(
+            plain, aad: userKeysAAD(userID: userID, boxKeyID: box.keyID, signKeyID: signing.keyID), key: kek)
     }
 
     static func userKeysAAD(userID: ID, boxKeyID: [UInt8], signKeyID: [UInt8]) -> [UInt8] {
-        Canonical.encode([[Envelope.formatVersion], Array("consultvault/user-keys/v1".utf8), userID.bytes, boxKeyID, signKeyID])
+        Canonical.encode([
+            [Envelope.formatVersion], Array("consultvault/user-keys/v1".utf8), userID.bytes, boxKeyID, signKeyID,
+        ])
     }
 
     /// Checks a user's public keys against the vault attestation; refuses a swapped key.
     func verifiedKeys(_ user: UserRecord) throws -> UserKeys {
-        guard user.state != "pending", let box = user.boxPublic, let sign = user.signPublic, let att = user.attestation else {
-            throw VaultError.conflict("user \(user.username) has not enrolled yet; they run `consultvault user enroll` first")
+        guard user.state != "pending", let box = user.boxPublic, let sign = user.signPublic, let att = user.attestation
+        else {
+            throw VaultError.conflict(
+                "user \(user.username) has not enrolled yet; they run `consultvault user enroll` first")
         }
         let keys = UserKeys(userID: user.id, username: user.username, role: user.role, boxPublic: box, signPublic: sign)
-        let message = UserKeys.attestationMessage(userID: user.id, username: user.username, role: user.role, box: box, sign: sign)
+        let message = UserKeys.attestationMessage(
+            userID: user.id, username: user.username, role: user.role, box: box, sign: sign)
         guard verified.verify(signature: att, message: message, publicKey: self.keys.signing.publicKey) else {
-            throw VaultError.integrity("the stored public keys of \(user.username) do not carry a valid vault attestation; refusing to use them")
+            throw VaultError.integrity(
+                "the stored public keys of \(user.username) do not carry a valid vault attestation; refusing to use them"
+            )
         }
         return keys
     }
@@ -278,7 +293,8 @@ extension Vault {
 
     /// Seals `secret` to `recipient` and stores the wrap (idempotent per key and recipient).
     func storeWrap(
-        _ db: Database, secret: SecretBytes, label: LabelledWrap.Label, scope: [UInt8], keyID: [UInt8], recipient: [UInt8],
+        _ db: Database, secret: SecretBytes, label: LabelledWrap.Label, scope: [UInt8], keyID: [UInt8],
+        recipient: [UInt8],
         expiresAt: Int64? = nil
     ) throws {
         let sealed = try LabelledWrap.seal(secret, label: label, scope: scope, keyID: keyID, to: recipient)
@@ -293,7 +309,8 @@ extension Vault {
 
 extension UserKeys {
     func attest(with signing: SigningKeyPair) -> [UInt8] {
-        signing.sign(Self.attestationMessage(userID: userID, username: username, role: role, box: boxPublic, sign: signPublic))
+        signing.sign(
+            Self.attestationMessage(userID: userID, username: username, role: role, box: boxPublic, sign: signPublic))
     }
 }
 

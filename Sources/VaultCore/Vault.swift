@@ -50,7 +50,9 @@ public final class Vault: Sendable {
     let verified = VerifiedSignatures()
     let logger: Logger
 
-    public static func databasePath(_ directory: URL) -> String { directory.appendingPathComponent("vault.sqlite").path }
+    public static func databasePath(_ directory: URL) -> String {
+        directory.appendingPathComponent("vault.sqlite").path
+    }
     public static func keysDirectory(_ directory: URL) -> URL { directory.appendingPathComponent("keys") }
 
     /// Creates a new vault in `directory` (which must not hold one).
@@ -98,9 +100,12 @@ public final class Vault: Sendable {
                     ($0["key"] as String, $0["value"] as DatabaseValue)
                 })
         }
-        guard let idData = meta["vault_id"].flatMap({ Data.fromDatabaseValue($0) }), let vaultID = ID(bytes: Array(idData))
+        guard let idData = meta["vault_id"].flatMap({ Data.fromDatabaseValue($0) }),
+            let vaultID = ID(bytes: Array(idData))
         else { throw VaultError.integrity("vault metadata is missing its id") }
-        let profile = meta["kdf_profile"].flatMap { String.fromDatabaseValue($0) }.flatMap(KDFParameters.Profile.init) ?? .moderate
+        let profile =
+            meta["kdf_profile"].flatMap { String.fromDatabaseValue($0) }.flatMap(KDFParameters.Profile.init)
+            ?? .moderate
         let floor = meta["min_retention_days"].flatMap { Int.fromDatabaseValue($0) } ?? 365
         let keys = try VaultKeys.load(from: keysDirectory(directory), expectedVaultID: vaultID)
         return Vault(
@@ -119,7 +124,8 @@ public final class Vault: Sendable {
         self.settings = settings
         self.kdfProfile = kdfProfile
         self.minRetentionDays = minRetentionDays
-        self.sessions = SessionStore(clock: clock, idle: settings.sessionIdleSeconds, lifetime: settings.sessionLifetimeSeconds)
+        self.sessions = SessionStore(
+            clock: clock, idle: settings.sessionIdleSeconds, lifetime: settings.sessionLifetimeSeconds)
         self.derivations = DerivationLimiter(limit: settings.maxConcurrentDerivations)
         self.logger = logger
     }

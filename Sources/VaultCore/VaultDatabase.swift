@@ -87,11 +87,15 @@ public struct VaultDatabase: Sendable {
 
     static func map(_ e: DatabaseError) -> VaultError {
         if e.message?.contains("access_log") == true {
-            return VaultError(.auditUnavailable, "the access log could not be written; nothing was served. Check the disk and the database.")
+            return VaultError(
+                .auditUnavailable,
+                "the access log could not be written; nothing was served. Check the disk and the database.")
         }
         switch e.resultCode {
-        case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_CORRUPT:
-            return VaultError(.storageUnavailable, "the vault database is not writable right now (\(e.resultCode)); retry later")
+        case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_BUSY, .SQLITE_LOCKED,
+            .SQLITE_CORRUPT:
+            return VaultError(
+                .storageUnavailable, "the vault database is not writable right now (\(e.resultCode)); retry later")
         case .SQLITE_CONSTRAINT:
             return VaultError(.conflict, "the change conflicts with stored data")
         default:

@@ -52,10 +52,12 @@ public struct VaultKeys: Sendable {
             pseudonym: readSecret(directory.appendingPathComponent("pseudonym.key")),
             box: readSecret(directory.appendingPathComponent("vault-box.key")))
         let pubPath = directory.appendingPathComponent("vault-signing.pub")
-        let published = (try? String(contentsOf: pubPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let published = (try? String(contentsOf: pubPath, encoding: .utf8))?.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         guard published == keys.verifierKey else {
             throw VaultError.integrity(
-                "\(pubPath.path) does not match vault-signing.key for this vault; restore keys/ from the backup of this vault")
+                "\(pubPath.path) does not match vault-signing.key for this vault; restore keys/ from the backup of this vault"
+            )
         }
         return keys
     }
@@ -64,7 +66,8 @@ public struct VaultKeys: Sendable {
     public static func checkPermissions(_ directory: URL) throws {
         let fm = FileManager.default
         func mode(_ path: String) throws -> Int {
-            guard let attrs = try? fm.attributesOfItem(atPath: path), let m = attrs[.posixPermissions] as? NSNumber else {
+            guard let attrs = try? fm.attributesOfItem(atPath: path), let m = attrs[.posixPermissions] as? NSNumber
+            else {
                 throw VaultError.notFound("\(path) is missing; was this directory made by `consultvault init`?")
             }
             return m.intValue
@@ -72,7 +75,8 @@ public struct VaultKeys: Sendable {
         let dirMode = try mode(directory.path)
         if dirMode & 0o077 != 0 {
             throw VaultError.forbidden(
-                "\(directory.path) is accessible by group or others (mode \(String(dirMode, radix: 8))); run: chmod 700 \(directory.path)")
+                "\(directory.path) is accessible by group or others (mode \(String(dirMode, radix: 8))); run: chmod 700 \(directory.path)"
+            )
         }
         for name in files {
             let path = directory.appendingPathComponent(name).path

@@ -4,7 +4,8 @@ internal import CSodium
 public enum Hashing {
     /// Unkeyed BLAKE2b with `outputLength` bytes (16…64).
     public static func blake2b(_ data: [UInt8], outputLength: Int = 32) -> [UInt8] {
-        precondition(outputLength >= Int(crypto_generichash_bytes_min()) && outputLength <= Int(crypto_generichash_bytes_max()))
+        precondition(
+            outputLength >= Int(crypto_generichash_bytes_min()) && outputLength <= Int(crypto_generichash_bytes_max()))
         _ = try? Sodium.ready()
         var out = [UInt8](repeating: 0, count: outputLength)
         let rc = data.withUnsafeBufferPointer { d in
@@ -34,14 +35,16 @@ public enum Hashing {
     /// - Throws: `CryptoError.invalidLength` for a key outside 16…64 bytes.
     public static func keyedBlake2b(_ data: [UInt8], key: SecretBytes, outputLength: Int = 32) throws -> [UInt8] {
         try Sodium.ready()
-        guard key.count >= Int(crypto_generichash_keybytes_min()), key.count <= Int(crypto_generichash_keybytes_max()) else {
+        guard key.count >= Int(crypto_generichash_keybytes_min()), key.count <= Int(crypto_generichash_keybytes_max())
+        else {
             throw CryptoError(.invalidLength, "keyed hash key must be 16…64 bytes")
         }
         var out = [UInt8](repeating: 0, count: outputLength)
         let rc = key.withUnsafeBytes { k in
             data.withUnsafeBufferPointer { d in
                 crypto_generichash(
-                    &out, outputLength, d.baseAddress, UInt64(d.count), k.baseAddress!.assumingMemoryBound(to: UInt8.self), k.count)
+                    &out, outputLength, d.baseAddress, UInt64(d.count),
+                    k.baseAddress!.assumingMemoryBound(to: UInt8.self), k.count)
             }
         }
         try Sodium.check(rc, .malformed, "keyed hash failed")

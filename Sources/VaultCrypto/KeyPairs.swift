@@ -13,7 +13,9 @@ public struct BoxKeyPair: Sendable {
         try Sodium.ready()
         let sk = try SecretBytes(zeroedCount: Int(crypto_box_secretkeybytes()))
         var pk = [UInt8](repeating: 0, count: Int(crypto_box_publickeybytes()))
-        let rc = sk.withUnsafeMutableBytes { crypto_box_keypair(&pk, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+        let rc = sk.withUnsafeMutableBytes {
+            crypto_box_keypair(&pk, $0.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
         try Sodium.check(rc, .randomFailed, "crypto_box_keypair failed")
         return BoxKeyPair(publicKey: pk, secretKey: sk)
     }
@@ -26,7 +28,9 @@ public struct BoxKeyPair: Sendable {
             throw CryptoError(.invalidLength, "an X25519 secret key is 32 bytes")
         }
         var pk = [UInt8](repeating: 0, count: Int(crypto_box_publickeybytes()))
-        let rc = secretKey.withUnsafeBytes { crypto_scalarmult_base(&pk, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+        let rc = secretKey.withUnsafeBytes {
+            crypto_scalarmult_base(&pk, $0.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
         try Sodium.check(rc, .malformed, "crypto_scalarmult_base failed")
         self.publicKey = pk
         self.secretKey = secretKey
@@ -73,7 +77,8 @@ public struct SigningKeyPair: Sendable {
         let rc = seed.withUnsafeBytes { s in
             sk.withUnsafeMutableBytes { k in
                 crypto_sign_seed_keypair(
-                    &pk, k.baseAddress!.assumingMemoryBound(to: UInt8.self), s.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    &pk, k.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    s.baseAddress!.assumingMemoryBound(to: UInt8.self))
             }
         }
         try Sodium.check(rc, .malformed, "crypto_sign_seed_keypair failed")
@@ -95,7 +100,8 @@ public struct SigningKeyPair: Sendable {
         var sig = [UInt8](repeating: 0, count: Int(crypto_sign_bytes()))
         let rc = expanded.withUnsafeBytes { k in
             message.withUnsafeBufferPointer { m in
-                crypto_sign_detached(&sig, nil, m.baseAddress, UInt64(m.count), k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                crypto_sign_detached(
+                    &sig, nil, m.baseAddress, UInt64(m.count), k.baseAddress!.assumingMemoryBound(to: UInt8.self))
             }
         }
         precondition(rc == 0, "crypto_sign_detached failed")

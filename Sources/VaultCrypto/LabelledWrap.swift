@@ -21,7 +21,8 @@ public enum LabelledWrap {
     }
 
     /// The labelled plaintext (exposed for known-answer tests).
-    public static func plaintext(_ secret: SecretBytes, label: Label, scope: [UInt8], keyID: [UInt8]) throws -> [UInt8] {
+    public static func plaintext(_ secret: SecretBytes, label: Label, scope: [UInt8], keyID: [UInt8]) throws -> [UInt8]
+    {
         var c = Canonical()
         c.append(label.rawValue)
         c.append(scope)
@@ -46,7 +47,9 @@ public enum LabelledWrap {
             for i in fields.indices { SecretBytes.wipe(&fields[i]) }
         }
         guard fields.count == 4 else { throw CryptoError(.malformed, "a labelled wrap has four fields") }
-        guard fields[0] == Array(label.rawValue.utf8) else { throw CryptoError(.wrongLabel, "wrap label is not \(label.rawValue)") }
+        guard fields[0] == Array(label.rawValue.utf8) else {
+            throw CryptoError(.wrongLabel, "wrap label is not \(label.rawValue)")
+        }
         guard fields[1] == scope else { throw CryptoError(.wrongLabel, "wrap belongs to another scope") }
         guard fields[2] == keyID else { throw CryptoError(.wrongLabel, "wrap holds another key") }
         return try SecretBytes(copying: fields[3])

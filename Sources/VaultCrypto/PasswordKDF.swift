@@ -19,7 +19,8 @@ public struct KDFParameters: Sendable, Equatable, Codable {
         _ = try? Sodium.ready()
         switch p {
         case .moderate:
-            return .init(opsLimit: UInt64(crypto_pwhash_opslimit_moderate()), memLimit: crypto_pwhash_memlimit_moderate())
+            return .init(
+                opsLimit: UInt64(crypto_pwhash_opslimit_moderate()), memLimit: crypto_pwhash_memlimit_moderate())
         case .interactive:
             return .init(
                 opsLimit: UInt64(crypto_pwhash_opslimit_interactive()), memLimit: crypto_pwhash_memlimit_interactive())

@@ -10,7 +10,9 @@ public enum SealedBox {
             throw CryptoError(.invalidLength, "an X25519 public key is 32 bytes")
         }
         var out = [UInt8](repeating: 0, count: plaintext.count + Int(crypto_box_sealbytes()))
-        let rc = plaintext.withUnsafeBufferPointer { crypto_box_seal(&out, $0.baseAddress, UInt64($0.count), publicKey) }
+        let rc = plaintext.withUnsafeBufferPointer {
+            crypto_box_seal(&out, $0.baseAddress, UInt64($0.count), publicKey)
+        }
         try Sodium.check(rc, .malformed, "crypto_box_seal failed")
         return out
     }
@@ -40,7 +42,8 @@ public enum SealedBox {
             keyPair.secretKey.withUnsafeBytes { sk in
                 sealed.withUnsafeBufferPointer { c in
                     crypto_box_seal_open(
-                        o.baseAddress!.assumingMemoryBound(to: UInt8.self), c.baseAddress!, UInt64(c.count), keyPair.publicKey,
+                        o.baseAddress!.assumingMemoryBound(to: UInt8.self), c.baseAddress!, UInt64(c.count),
+                        keyPair.publicKey,
                         sk.baseAddress!.assumingMemoryBound(to: UInt8.self))
                 }
             }
@@ -75,7 +78,8 @@ public enum AEAD {
                 plaintext.withUnsafeBufferPointer { p in
                     aad.withUnsafeBufferPointer { a in
                         crypto_aead_xchacha20poly1305_ietf_encrypt(
-                            o.baseAddress! + nonceLength, &clen, p.baseAddress, UInt64(p.count), a.baseAddress, UInt64(a.count),
+                            o.baseAddress! + nonceLength, &clen, p.baseAddress, UInt64(p.count), a.baseAddress,
+                            UInt64(a.count),
                             nil, nonce, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
                     }
                 }

@@ -16,7 +16,8 @@ public struct ServeConfiguration: Sendable {
 
     /// Parses `HOST:PORT`.
     public mutating func setListen(_ s: String) throws {
-        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (0...65535).contains(port) else {
+        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (0...65535).contains(port)
+        else {
             throw VaultError(.invalidRequest, "--listen must be HOST:PORT, e.g. 127.0.0.1:8750")
         }
         host = String(s[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
@@ -37,9 +38,12 @@ public func buildRouter(vault: Vault, configuration: ServeConfiguration) -> Rout
 }
 
 /// Builds the application: router, session janitor (sweeps expired sessions, wipes all at shutdown).
-public func buildApplication(vault: Vault, configuration: ServeConfiguration, logger: Logger) -> some ApplicationProtocol {
+public func buildApplication(vault: Vault, configuration: ServeConfiguration, logger: Logger)
+    -> some ApplicationProtocol
+{
     let address: BindAddress =
-        configuration.unixPath.map { .unixDomainSocket(path: $0) } ?? .hostname(configuration.host, port: configuration.port)
+        configuration.unixPath.map { .unixDomainSocket(path: $0) }
+        ?? .hostname(configuration.host, port: configuration.port)
     return Application(
         router: buildRouter(vault: vault, configuration: configuration),
         configuration: .init(address: address, serverName: nil),

@@ -28,6 +28,7 @@ struct Auth: Sendable {
         if try await vault.authenticateRelay(token) != nil {
             throw APIError.forbidden("relay tokens cannot use staff routes; the relay is write-only")
         }
-        throw APIError(.unauthorized, "unauthenticated", "the session is missing or expired; unlock again with POST /v1/sessions")
+        throw APIError(
+            .unauthorized, "unauthenticated", "the session is missing or expired; unlock again with POST /v1/sessions")
     }
 }

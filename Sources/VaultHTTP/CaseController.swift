@@ -15,9 +15,9 @@ struct CaseController {
         let risk: String
         let assignee: String?
         let flags: [String]
-        let opened_at: String
-        let last_message_at: String
-        let message_count: Int
+        let openedAt: String
+        let lastMessageAt: String
+        let messageCount: Int
         let unread: Int
 
         func encode(to encoder: Encoder) throws {
@@ -28,14 +28,14 @@ struct CaseController {
             try c.encode(risk, forKey: .risk)
             try c.encode(assignee, forKey: .assignee)
             try c.encode(flags, forKey: .flags)
-            try c.encode(opened_at, forKey: .opened_at)
-            try c.encode(last_message_at, forKey: .last_message_at)
-            try c.encode(message_count, forKey: .message_count)
+            try c.encode(openedAt, forKey: .openedAt)
+            try c.encode(lastMessageAt, forKey: .lastMessageAt)
+            try c.encode(messageCount, forKey: .messageCount)
             try c.encode(unread, forKey: .unread)
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, desk, status, risk, assignee, flags, opened_at, last_message_at, message_count, unread
+            case id, desk, status, risk, assignee, flags, openedAt, lastMessageAt, messageCount, unread
         }
     }
 
@@ -43,7 +43,7 @@ struct CaseController {
         let m: TranscriptMessage
 
         enum CodingKeys: String, CodingKey {
-            case id, seq, direction, kind, text, data, sent_at, author, retracted, delivery
+            case id, seq, direction, kind, text, data, sentAt, author, retracted, delivery
         }
 
         func encode(to encoder: Encoder) throws {
@@ -54,7 +54,7 @@ struct CaseController {
             try c.encode(m.kind, forKey: .kind)
             try c.encode(m.text, forKey: .text)
             try c.encode(m.data, forKey: .data)
-            try c.encode(Timestamp.format(m.sentAt), forKey: .sent_at)
+            try c.encode(Timestamp.format(m.sentAt), forKey: .sentAt)
             try c.encode(m.author, forKey: .author)
             try c.encode(m.retracted, forKey: .retracted)
             try c.encodeNil(forKey: .delivery)
@@ -62,7 +62,7 @@ struct CaseController {
     }
 
     struct TranscriptJSON: Encodable {
-        let case_id: String
+        let caseID: String
         let messages: [MessageJSON]
     }
 
@@ -89,7 +89,9 @@ struct CaseController {
         var query = CaseQuery()
         query.desk = try q.string("desk", maxLength: 64)
         if let status = try q.string("status") {
-            guard status == "open" || status == "closed" else { throw APIError.invalid("`status` must be open or closed") }
+            guard status == "open" || status == "closed" else {
+                throw APIError.invalid("`status` must be open or closed")
+            }
             query.status = status
         }
         if let assigned = try q.string("assigned") {
@@ -107,8 +109,9 @@ struct CaseController {
             "cases": cases.map {
                 CaseJSON(
                     id: $0.id.description, desk: $0.desk, status: $0.status, risk: $0.risk, assignee: $0.assignee,
-                    flags: $0.flags, opened_at: Timestamp.format($0.openedAt),
-                    last_message_at: Timestamp.format($0.lastMessageAt), message_count: $0.messageCount, unread: $0.unread)
+                    flags: $0.flags, openedAt: Timestamp.format($0.openedAt),
+                    lastMessageAt: Timestamp.format($0.lastMessageAt), messageCount: $0.messageCount,
+                    unread: $0.unread)
             }
         ])
     }
@@ -130,6 +133,6 @@ struct CaseController {
         let limit = try q.int("limit", range: 1...1000) ?? 100
         let messages = try await vault.transcript(
             caseID: id, afterSeq: after, limit: limit, as: user, requestID: context.requestID)
-        return try JSONBody.response(TranscriptJSON(case_id: id.description, messages: messages.map(MessageJSON.init)))
+        return try JSONBody.response(TranscriptJSON(caseID: id.description, messages: messages.map(MessageJSON.init)))
     }
 }

@@ -36,7 +36,8 @@ struct ErrorMiddleware: RouterMiddleware {
             return .invalid("the JSON body does not match the expected fields and types")
         default:
             context.logger.error("unexpected error", metadata: ["type": "\(String(describing: type(of: error)))"])
-            return APIError(.internalServerError, "internal_error", "unexpected server error; the request id is in X-Request-Id")
+            return APIError(
+                .internalServerError, "internal_error", "unexpected server error; the request id is in X-Request-Id")
         }
     }
 }

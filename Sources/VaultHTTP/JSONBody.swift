@@ -12,7 +12,8 @@ enum JSONBody {
         guard let ct = request.headers[.contentType]?.lowercased(),
             ct.hasPrefix("application/json") || ct.hasPrefix("application/") && ct.contains("+json")
         else {
-            throw APIError(.unsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json")
+            throw APIError(
+                .unsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json")
         }
         let buffer: ByteBuffer
         do {
@@ -22,7 +23,9 @@ enum JSONBody {
                 .contentTooLarge, "payload_too_large", "the request body exceeds the limit of \(limit) bytes")
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            return try decoder.decode(T.self, from: Data(buffer: buffer))
         } catch let e as DecodingError {
             throw APIError.invalid(describe(e))
         } catch let e as APIError {
@@ -34,14 +37,17 @@ enum JSONBody {
 
     static func describe(_ e: DecodingError) -> String {
         func path(_ p: [CodingKey]) -> String {
-            p.isEmpty ? "the body" : "`" + p.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "`"
+            p.isEmpty
+                ? "the body"
+                : "`" + p.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "`"
         }
         switch e {
         case .keyNotFound(let key, let ctx): return "missing field \(path(ctx.codingPath + [key]))"
         case .typeMismatch(let t, let ctx): return "\(path(ctx.codingPath)) must be of type \(typeName(t))"
         case .valueNotFound(let t, let ctx): return "\(path(ctx.codingPath)) must be a \(typeName(t)), not null"
         case .dataCorrupted(let ctx):
-            return ctx.codingPath.isEmpty ? "the body is not valid JSON" : "\(path(ctx.codingPath)) has an invalid value"
+            return ctx.codingPath.isEmpty
+                ? "the body is not valid JSON" : "\(path(ctx.codingPath)) has an invalid value"
         @unknown default: return "the JSON body does not match the expected fields"
         }
     }
@@ -59,6 +65,7 @@ enum JSONBody {
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         let data = try encoder.encode(value)
         return Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
@@ -79,7 +86,8 @@ struct Query {
     func int(_ name: String, range: ClosedRange<Int>) throws -> Int? {
         guard let s = try string(name, maxLength: 20) else { return nil }
         guard let v = Int(s), range.contains(v) else {
-            throw APIError.invalid("query parameter `\(name)` must be an integer in \(range.lowerBound)…\(range.upperBound)")
+            throw APIError.invalid(
+                "query parameter `\(name)` must be an integer in \(range.lowerBound)…\(range.upperBound)")
         }
         return v
     }

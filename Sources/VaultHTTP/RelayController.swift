@@ -11,22 +11,22 @@ struct RelayController {
     struct MessageRequest: Decodable {
         let desk: String
         let channel: String
-        let channel_user: String
-        let external_id: String
-        let sent_at: String?
+        let channelUser: String
+        let externalId: String
+        let sentAt: String?
         let kind: String?
         let text: String?
-        let case_id: String?
+        let caseId: String?
         let sealed: SealedForm?
 
         struct SealedForm: Decodable {
-            let message_id: String
+            let messageId: String
         }
     }
 
     struct MessageResponse: Encodable {
-        let message_id: String
-        let case_id: String
+        let messageID: String
+        let caseID: String
         let duplicate: Bool
     }
 
@@ -41,23 +41,26 @@ struct RelayController {
             throw APIError.invalid("the sealed form is not enabled on this vault yet; send the plain text form")
         }
         try Self.check(body.desk, "desk", max: 64)
-        try Self.check(body.channel_user, "channel_user", max: 256)
-        try Self.check(body.external_id, "external_id", max: 256)
+        try Self.check(body.channelUser, "channel_user", max: 256)
+        try Self.check(body.externalId, "external_id", max: 256)
         guard body.channel == "line" else { throw APIError.invalid("`channel` must be \"line\"") }
         guard body.kind == "text" else { throw APIError.invalid("`kind` must be \"text\" for the plain form") }
-        guard let text = body.text, !text.isEmpty else { throw APIError.invalid("missing field `text` (a non-empty string)") }
-        guard let sentAtString = body.sent_at else { throw APIError.invalid("missing field `sent_at`") }
+        guard let text = body.text, !text.isEmpty else {
+            throw APIError.invalid("missing field `text` (a non-empty string)")
+        }
+        guard let sentAtString = body.sentAt else { throw APIError.invalid("missing field `sent_at`") }
         guard let sentAt = Timestamp.parse(sentAtString) else {
             throw APIError.invalid("`sent_at` must be an RFC 3339 time with offset, at most millisecond precision")
         }
         let result = try await vault.ingest(
             InboundText(
-                desk: body.desk, channel: body.channel, channelUser: body.channel_user, externalID: body.external_id,
+                desk: body.desk, channel: body.channel, channelUser: body.channelUser, externalID: body.externalId,
                 sentAt: sentAt, text: text),
             relay: relay, requestID: context.requestID)
         return try JSONBody.response(
             MessageResponse(
-                message_id: result.messageID.description, case_id: result.caseID.description, duplicate: result.duplicate),
+                messageID: result.messageID.description, caseID: result.caseID.description,
+                duplicate: result.duplicate),
             status: result.duplicate ? .ok : .created)
     }
 

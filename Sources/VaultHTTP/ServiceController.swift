@@ -7,7 +7,7 @@ struct ServiceController {
 
     struct Ready: Encodable {
         let ready: Bool
-        let desks_without_unlocked_supervisor: [String]
+        let desksWithoutUnlockedSupervisor: [String]
     }
 
     func addRoutes(to router: Router<VaultRequestContext>) {
@@ -22,6 +22,6 @@ struct ServiceController {
             throw APIError(.serviceUnavailable, "storage_unavailable", "the database or the access log is not writable")
         }
         let desks = try await vault.desksWithoutUnlockedSupervisor()
-        return try JSONBody.response(Ready(ready: true, desks_without_unlocked_supervisor: desks))
+        return try JSONBody.response(Ready(ready: true, desksWithoutUnlockedSupervisor: desks))
     }
 }

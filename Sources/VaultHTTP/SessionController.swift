@@ -25,7 +25,7 @@ struct SessionController {
             let role: String
         }
         let token: String
-        let expires_at: String
+        let expiresAt: String
         let user: User
     }
 
@@ -55,7 +55,7 @@ struct SessionController {
             requestID: context.requestID)
         return try JSONBody.response(
             UnlockResponse(
-                token: grant.token, expires_at: Timestamp.format(grant.expiresAt),
+                token: grant.token, expiresAt: Timestamp.format(grant.expiresAt),
                 user: .init(username: grant.username, role: grant.role.rawValue)),
             status: .created)
     }

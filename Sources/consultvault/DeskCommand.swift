@@ -9,7 +9,8 @@ struct DeskCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a desk sealed to its founding supervisor and the recovery key. Needs an enrolled auditor.")
+            abstract: "Create a desk sealed to its founding supervisor and the recovery key. Needs an enrolled auditor."
+        )
 
         @OptionGroup var options: DataOptions
         @Option var name: String
@@ -20,11 +21,13 @@ struct DeskCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 guard let key = Data(base64Encoded: recoveryKey), key.count == 32 else {
-                    throw VaultError(.invalidRequest, "--recovery-key must be the base64 public key printed by `recovery-key new`")
+                    throw VaultError(
+                        .invalidRequest, "--recovery-key must be the base64 public key printed by `recovery-key new`")
                 }
                 let vault = try options.openVault()
                 try await vault.addDesk(
-                    name: name, supervisor: supervisor, recoveryKey: Array(key), retentionDays: retentionDays, caller: .cli())
+                    name: name, supervisor: supervisor, recoveryKey: Array(key), retentionDays: retentionDays,
+                    caller: .cli())
                 print("created desk \(name) with founding supervisor \(supervisor)")
             }
         }
@@ -49,7 +52,8 @@ struct DeskCommand: AsyncParsableCommand {
     struct Confirm: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "As supervisor S, seal the desk key(s) to U only if F matches U's fingerprint.",
-            discussion: "S's passphrase from CONSULTVAULT_PASSPHRASE or a prompt. Exit 1 and nothing sealed on mismatch.")
+            discussion:
+                "S's passphrase from CONSULTVAULT_PASSPHRASE or a prompt. Exit 1 and nothing sealed on mismatch.")
 
         @OptionGroup var options: DataOptions
         @Option var name: String
@@ -60,10 +64,12 @@ struct DeskCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let vault = try options.openVault()
-                let passphrase = try Secrets.read(env: "CONSULTVAULT_PASSPHRASE", prompt: "Passphrase for \(supervisor): ")
+                let passphrase = try Secrets.read(
+                    env: "CONSULTVAULT_PASSPHRASE", prompt: "Passphrase for \(supervisor): ")
                 let me = try await vault.unlockForCLI(username: supervisor, passphrase: passphrase)
                 try await vault.confirm(
-                    desk: name, username: username, fingerprint: fingerprint, supervisor: me, requestID: Caller.cli().requestID)
+                    desk: name, username: username, fingerprint: fingerprint, supervisor: me,
+                    requestID: Caller.cli().requestID)
                 print("confirmed \(username) on \(name); the desk key is sealed to them")
             }
         }

@@ -32,14 +32,17 @@ struct RecoveryKeyCommand: AsyncParsableCommand {
                         throw VaultError(.conflict, "\(dir.path) is not empty; choose a new directory for the shares")
                     }
                 } else {
-                    try fm.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                    try fm.createDirectory(
+                        at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
                 }
                 let pair = try BoxKeyPair.generate()
                 let parts = try Shamir.split(pair.secretKey, shares: shares, threshold: threshold)
                 for share in parts {
                     let path = dir.appendingPathComponent("recovery-share-\(share.x)-of-\(shares).txt").path
-                    guard fm.createFile(atPath: path, contents: Data(share.encodeFile(publicKey: pair.publicKey).utf8),
-                        attributes: [.posixPermissions: 0o600])
+                    guard
+                        fm.createFile(
+                            atPath: path, contents: Data(share.encodeFile(publicKey: pair.publicKey).utf8),
+                            attributes: [.posixPermissions: 0o600])
                     else { throw VaultError(.storageUnavailable, "cannot write \(path)") }
                 }
                 print("wrote \(shares) share files to \(dir.path); any \(threshold) of them recover the key.")

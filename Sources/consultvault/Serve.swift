@@ -30,9 +30,9 @@ struct Serve: AsyncParsableCommand {
     struct FileConfig: Decodable {
         var listen: String?
         var unix: String?
-        var max_body_bytes: Int?
-        var max_content_bytes: Int?
-        var log_level: String?
+        var maxBodyBytes: Int?
+        var maxContentBytes: Int?
+        var logLevel: String?
     }
 
     func run() async throws {
@@ -44,7 +44,9 @@ struct Serve: AsyncParsableCommand {
                     throw VaultError(.notFound, "cannot read --config \(config)")
                 }
                 do {
-                    file = try JSONDecoder().decode(FileConfig.self, from: data)
+                    let decoder = JSONDecoder()
+                    decoder.keyDecodingStrategy = .convertFromSnakeCase
+                    file = try decoder.decode(FileConfig.self, from: data)
                 } catch {
                     throw VaultError(.invalidRequest, "--config \(config) is not a valid JSON config: \(error)")
                 }
@@ -52,20 +54,24 @@ struct Serve: AsyncParsableCommand {
             var serve = ServeConfiguration()
             if let l = listen ?? file.listen { try serve.setListen(l) }
             serve.unixPath = unix ?? file.unix
-            if let b = maxBodyBytes ?? file.max_body_bytes {
+            if let b = maxBodyBytes ?? file.maxBodyBytes {
                 guard b >= 1024 else { throw VaultError(.invalidRequest, "--max-body-bytes must be at least 1024") }
                 serve.maxBodyBytes = b
             }
-            if let c = maxContentBytes ?? file.max_content_bytes { serve.maxContentBytes = c }
+            if let c = maxContentBytes ?? file.maxContentBytes { serve.maxContentBytes = c }
             var logger = Logger(label: "consultvault")
-            logger.logLevel = (file.log_level ?? ProcessInfo.processInfo.environment["LOG_LEVEL"]).flatMap { Logger.Level(rawValue: $0) } ?? .info
+            logger.logLevel =
+                (file.logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"]).flatMap {
+                    Logger.Level(rawValue: $0)
+                } ?? .info
             let vault = try Vault.open(at: options.directory, logger: logger)
             if vault.isDemoVault {
                 logger.warning(
-                    "this is a demo/test vault (Argon2id profile \(vault.kdfProfile.rawValue)): not for real consultations")
+                    "this is a demo/test vault (Argon2id profile \(vault.kdfProfile.rawValue)): not for real consultations"
+                )
             }
-            let where_ = serve.unixPath ?? "\(serve.host):\(serve.port)"
-            logger.info("serving vault \(vault.keys.vaultID) on \(where_)")
+            let location = serve.unixPath ?? "\(serve.host):\(serve.port)"
+            logger.info("serving vault \(vault.keys.vaultID) on \(location)")
             let app = buildApplication(vault: vault, configuration: serve, logger: logger)
             try await app.runService()
         }

@@ -32,7 +32,8 @@ struct UserCommand: AsyncParsableCommand {
     struct Enroll: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Choose a passphrase with your enrollment code; creates your key pairs; prints your fingerprint.",
-            discussion: "Code from CONSULTVAULT_ENROLL_CODE and passphrase from CONSULTVAULT_NEW_PASSPHRASE, or prompts.")
+            discussion:
+                "Code from CONSULTVAULT_ENROLL_CODE and passphrase from CONSULTVAULT_NEW_PASSPHRASE, or prompts.")
 
         @OptionGroup var options: DataOptions
         @Option var username: String

@@ -1,0 +1,181 @@
+-- ConsultVault schema: golden snapshot of the migrated database (checked by StorageTests).
+-- Regenerate with CONSULTVAULT_UPDATE_SCHEMA=1 swift test --filter StorageTests after adding a migration.
+
+CREATE TABLE access_log (
+    seq INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('allowed', 'denied', 'error')),
+    request_id TEXT NOT NULL,
+    envelope_hash BLOB CHECK (envelope_hash IS NULL OR length(envelope_hash) = 32),
+    reason_sealed BLOB,
+    hash BLOB NOT NULL CHECK (length(hash) = 32)
+);
+
+CREATE TABLE auditor_keys (
+    key_id BLOB PRIMARY KEY NOT NULL CHECK (length(key_id) = 16),
+    public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+    signature BLOB NOT NULL CHECK (length(signature) = 64),
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE case_epochs (
+    key_id BLOB PRIMARY KEY NOT NULL CHECK (length(key_id) = 16),
+    case_id BLOB NOT NULL REFERENCES cases(id),
+    epoch INTEGER NOT NULL,
+    public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+    signature BLOB NOT NULL CHECK (length(signature) = 64),
+    created_at INTEGER NOT NULL,
+    UNIQUE (case_id, epoch)
+);
+
+CREATE TABLE case_reads (
+    user_id BLOB NOT NULL REFERENCES users(id),
+    case_id BLOB NOT NULL REFERENCES cases(id),
+    last_seq INTEGER NOT NULL,
+    PRIMARY KEY (user_id, case_id)
+) WITHOUT ROWID;
+
+CREATE TABLE cases (
+    id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    routing_id BLOB NOT NULL CHECK (length(routing_id) = 32),
+    status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+    risk TEXT NOT NULL DEFAULT 'none' CHECK (risk IN ('none', 'low', 'medium', 'high', 'imminent')),
+    hold INTEGER NOT NULL DEFAULT 0 CHECK (hold IN (0, 1)),
+    assignee_id BLOB REFERENCES users(id),
+    current_epoch INTEGER NOT NULL DEFAULT 0,
+    message_count INTEGER NOT NULL DEFAULT 0,
+    opened_at INTEGER NOT NULL,
+    closed_at INTEGER,
+    last_message_at INTEGER NOT NULL,
+    last_inbound_at INTEGER,
+    channel_user_oversight BLOB NOT NULL,
+    channel_user_case BLOB NOT NULL
+);
+
+CREATE TABLE desk_keys (
+    key_id BLOB PRIMARY KEY NOT NULL CHECK (length(key_id) = 16),
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    kind TEXT NOT NULL CHECK (kind IN ('queue', 'oversight')),
+    generation INTEGER NOT NULL,
+    public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+    created_at INTEGER NOT NULL,
+    UNIQUE (desk_id, kind, generation)
+);
+
+CREATE TABLE desk_manifests (
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    version INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    signer TEXT NOT NULL,
+    signature BLOB NOT NULL CHECK (length(signature) = 64),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (desk_id, version)
+);
+
+CREATE TABLE desk_members (
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    user_id BLOB NOT NULL REFERENCES users(id),
+    state TEXT NOT NULL CHECK (state IN ('invited', 'confirmed')),
+    invited_at INTEGER NOT NULL,
+    confirmed_at INTEGER,
+    confirmed_by TEXT,
+    PRIMARY KEY (desk_id, user_id)
+);
+
+CREATE TABLE desks (
+    id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    name TEXT NOT NULL UNIQUE,
+    recovery_public BLOB NOT NULL CHECK (length(recovery_public) = 32),
+    retention_days INTEGER NOT NULL CHECK (retention_days >= 0),
+    manifest_version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE key_wraps (
+    id INTEGER PRIMARY KEY,
+    key_id BLOB NOT NULL CHECK (length(key_id) = 16),
+    recipient_key_id BLOB NOT NULL CHECK (length(recipient_key_id) = 16),
+    label TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    UNIQUE (key_id, recipient_key_id)
+);
+
+CREATE TABLE messages (
+    id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    case_id BLOB NOT NULL REFERENCES cases(id),
+    seq INTEGER NOT NULL,
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    external_id TEXT,
+    epoch_key_id BLOB NOT NULL REFERENCES case_epochs(key_id),
+    direction TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound', 'note', 'event')),
+    kind TEXT NOT NULL,
+    author TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    sealed_key BLOB NOT NULL,
+    envelope_hash BLOB NOT NULL CHECK (length(envelope_hash) = 32),
+    written_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    retracted INTEGER NOT NULL DEFAULT 0 CHECK (retracted IN (0, 1)),
+    UNIQUE (case_id, seq)
+);
+
+CREATE TABLE relay_token_desks (
+    token_id BLOB NOT NULL REFERENCES relay_tokens(id),
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    PRIMARY KEY (token_id, desk_id)
+) WITHOUT ROWID;
+
+CREATE TABLE relay_tokens (
+    id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    name TEXT NOT NULL UNIQUE,
+    token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+
+CREATE TABLE users (
+    id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    username TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('counselor', 'supervisor', 'auditor', 'admin')),
+    state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'disabled')),
+    enroll_code_hash BLOB CHECK (enroll_code_hash IS NULL OR length(enroll_code_hash) = 32),
+    enroll_expires_at INTEGER,
+    box_public BLOB CHECK (box_public IS NULL OR length(box_public) = 32),
+    sign_public BLOB CHECK (sign_public IS NULL OR length(sign_public) = 32),
+    attestation BLOB CHECK (attestation IS NULL OR length(attestation) = 64),
+    wrapped_keys BLOB,
+    kdf_salt BLOB,
+    kdf_ops INTEGER,
+    kdf_mem INTEGER,
+    created_at INTEGER NOT NULL,
+    enrolled_at INTEGER,
+    CHECK (state = 'pending' OR (box_public IS NOT NULL AND sign_public IS NOT NULL AND attestation IS NOT NULL
+        AND wrapped_keys IS NOT NULL AND kdf_salt IS NOT NULL))
+);
+
+CREATE TABLE vault_meta (
+    key TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX cases_activity ON cases(desk_id, last_message_at DESC, id DESC);
+
+CREATE INDEX cases_routing ON cases(desk_id, routing_id, status);
+
+CREATE INDEX key_wraps_recipient ON key_wraps(recipient_key_id);
+
+CREATE UNIQUE INDEX messages_external ON messages(desk_id, external_id) WHERE external_id IS NOT NULL;
+
+CREATE TRIGGER access_log_append_only_delete BEFORE DELETE ON access_log
+BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END;
+
+CREATE TRIGGER access_log_append_only_update BEFORE UPDATE ON access_log
+BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END;
