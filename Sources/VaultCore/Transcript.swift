@@ -125,20 +125,9 @@ extension Vault {
         let outcome: Outcome = try await database.transaction { db in
             guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
-            let member = try self.isConfirmedMember(db, deskID: c.deskID, userID: user.id)
-            let allowed: Bool
-            switch user.role {
-            case .counselor: allowed = member && (c.assigneeID == user.id || c.assigneeID == nil)
-            case .supervisor: allowed = member && c.assigneeID == user.id
-            case .auditor, .admin: allowed = false
-            }
-            guard allowed else {
+            if let denial = try self.readDenial(db, case: c, user: user) {
                 try self.record(db, caller, "transcript.read", target, .denied)
-                let why =
-                    user.role == .supervisor && member
-                    ? "supervisors read a case not assigned to them only through break-glass"
-                    : "you may not read this case"
-                return .denied(.forbidden(why))
+                return .denied(denial)
             }
             try self.record(db, caller, "transcript.read", target)
             let rows = try Row.fetchAll(
@@ -165,6 +154,23 @@ extension Vault {
         return try await database.read { db in
             try rows.map { m in try self.open(m, case: c, desk: desk, db: db, as: user) }
         }
+    }
+
+    /// Why `user` may not read case `c` now, or nil when they may: the assignee, a counselor of the desk for
+    /// an unassigned (queue) case. Key possession is checked again when the rows are opened.
+    func readDenial(_ db: Database, case c: CaseRow, user: UnlockedUser) throws -> VaultError? {
+        let member = try isConfirmedMember(db, deskID: c.deskID, userID: user.id)
+        let allowed: Bool
+        switch user.role {
+        case .counselor: allowed = member && (c.assigneeID == user.id || c.assigneeID == nil)
+        case .supervisor: allowed = member && c.assigneeID == user.id
+        case .auditor, .admin: allowed = false
+        }
+        if allowed { return nil }
+        return .forbidden(
+            user.role == .supervisor && member
+                ? "supervisors read a case not assigned to them only through break-glass"
+                : "you may not read this case")
     }
 
     private func open(_ m: StoredMessage, case c: CaseRow, desk: DeskState, db: Database, as user: UnlockedUser) throws

@@ -138,15 +138,36 @@ public final class Vault: Sendable {
 
     func now() -> Int64 { clock.milliseconds() }
 
-    /// Appends an entry stamped now.
+    /// Appends an entry stamped now. A free-text `reason` is never stored in clear: it is sealed (see
+    /// `sealReason`) to the auditors' key and, when the action concerns a desk, to its oversight key.
     func record(
         _ db: Database, _ caller: Caller, _ action: String, _ target: String, _ outcome: AuditEntry.Outcome = .allowed,
-        envelopeHash: [UInt8]? = nil
+        envelopeHash: [UInt8]? = nil, reason: String? = nil, desk: DeskState? = nil
     ) throws {
+        let sealed = try reason.map { try sealReason($0, in: db, desk: desk) }
         try AuditLog.append(
             AuditEntry(
                 time: now(), actor: caller.actor, role: caller.role, action: action, target: target, outcome: outcome,
-                requestID: caller.requestID, envelopeHash: envelopeHash), in: db)
+                requestID: caller.requestID, envelopeHash: envelopeHash, reasonSealed: sealed), in: db)
+    }
+
+    /// Seals a free-text reason to the auditors' key and the desk's oversight key:
+    /// canonical(seal(auditors), seal(oversight) or empty), each a crypto_box_seal of the UTF-8 reason.
+    /// - Throws: `.conflict` when no auditor has enrolled (there is no auditors' key to seal to).
+    func sealReason(_ reason: String, in db: Database, desk: DeskState?) throws -> [UInt8] {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT public_key, signature FROM auditor_keys ORDER BY created_at DESC LIMIT 1")
+        else { throw VaultError.conflict("no auditor has enrolled; reasons cannot be recorded yet") }
+        let pk = Array(row["public_key"] as Data)
+        guard
+            verified.verify(
+                signature: Array(row["signature"] as Data), message: auditorsKeyMessage(pk),
+                publicKey: keys.signing.publicKey)
+        else { throw VaultError.integrity("the auditors' key does not carry the vault's signature") }
+        let text = Array(reason.utf8)
+        let forOversight = try desk.map { try SealedBox.seal(text, to: $0.manifest.oversightPublic) } ?? []
+        return Canonical.encode([try SealedBox.seal(text, to: pk), forOversight])
     }
 
     /// Records a denial in its own transaction, then throws it.
