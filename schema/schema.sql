@@ -15,6 +15,18 @@ CREATE TABLE access_log (
     hash BLOB NOT NULL CHECK (length(hash) = 32)
 );
 
+CREATE TABLE access_requests (
+    id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    case_id BLOB NOT NULL REFERENCES cases(id),
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    requester_id BLOB NOT NULL REFERENCES users(id),
+    reason_sealed BLOB NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'declined')),
+    created_at INTEGER NOT NULL,
+    decided_by TEXT,
+    decided_at INTEGER
+);
+
 CREATE TABLE auditor_keys (
     key_id BLOB PRIMARY KEY NOT NULL CHECK (length(key_id) = 16),
     public_key BLOB NOT NULL CHECK (length(public_key) = 32),
@@ -30,6 +42,18 @@ CREATE TABLE case_epochs (
     signature BLOB NOT NULL CHECK (length(signature) = 64),
     created_at INTEGER NOT NULL,
     UNIQUE (case_id, epoch)
+);
+
+CREATE TABLE case_grants (
+    id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    case_id BLOB NOT NULL REFERENCES cases(id),
+    user_id BLOB NOT NULL REFERENCES users(id),
+    kind TEXT NOT NULL CHECK (kind IN ('request', 'breakglass')),
+    request_id BLOB REFERENCES access_requests(id),
+    audit_seq INTEGER,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    expired INTEGER NOT NULL DEFAULT 0 CHECK (expired IN (0, 1))
 );
 
 CREATE TABLE case_reads (
@@ -141,6 +165,14 @@ CREATE TABLE relay_tokens (
     revoked_at INTEGER
 );
 
+CREATE TABLE rotation_jobs (
+    id INTEGER PRIMARY KEY,
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    reason TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    done_at INTEGER
+);
+
 CREATE TABLE users (
     id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
     username TEXT NOT NULL UNIQUE,
@@ -166,6 +198,12 @@ CREATE TABLE vault_meta (
     value BLOB NOT NULL
 ) WITHOUT ROWID;
 
+CREATE INDEX access_requests_desk ON access_requests(desk_id, state);
+
+CREATE INDEX case_grants_expiry ON case_grants(expired, expires_at);
+
+CREATE INDEX case_grants_live ON case_grants(case_id, user_id, expired);
+
 CREATE INDEX cases_activity ON cases(desk_id, last_message_at DESC, id DESC);
 
 CREATE INDEX cases_routing ON cases(desk_id, routing_id, status);
@@ -173,6 +211,8 @@ CREATE INDEX cases_routing ON cases(desk_id, routing_id, status);
 CREATE INDEX key_wraps_recipient ON key_wraps(recipient_key_id);
 
 CREATE UNIQUE INDEX messages_external ON messages(desk_id, external_id) WHERE external_id IS NOT NULL;
+
+CREATE INDEX rotation_jobs_pending ON rotation_jobs(done_at) WHERE done_at IS NULL;
 
 CREATE TRIGGER access_log_append_only_delete BEFORE DELETE ON access_log
 BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END;

@@ -90,23 +90,26 @@ extension Vault {
     {
         if let cached = user.cached(keyID) { return cached }
         let wraps = try Row.fetchAll(
-            db, sql: "SELECT recipient_key_id, sealed FROM key_wraps WHERE key_id = ?", arguments: [Data(keyID)])
+            db,
+            sql:
+                "SELECT recipient_key_id, sealed, expires_at FROM key_wraps WHERE key_id = ? AND (expires_at IS NULL OR expires_at > ?)",
+            arguments: [Data(keyID), now()])
+        let deskKeys = try deskKeys(db, deskID: desk.id)
         for w in wraps {
             let recipient = Array(w["recipient_key_id"] as Data)
             let holder: BoxKeyPair?
             if recipient == user.box.keyID {
                 holder = user.box
-            } else if recipient == desk.queueKeyID {
-                holder = try? openDeskKey(db, desk: desk, kind: .deskQueue, as: user)
-            } else if recipient == desk.oversightKeyID {
-                holder = try? openDeskKey(db, desk: desk, kind: .deskOversight, as: user)
+            } else if deskKeys[recipient] != nil {
+                holder = try? openDeskKey(db, deskID: desk.id, keyID: recipient, as: user)
             } else {
                 holder = nil
             }
             guard let holder else { continue }
             let pair = try LabelledWrap.openBoxKey(
                 Array(w["sealed"] as Data), with: holder, label: .caseEpoch, scope: c.id.bytes, keyID: keyID)
-            user.cache(pair)
+            // A time-limited grant's key is never kept in the session: at expiry nothing of it remains.
+            if (w["expires_at"] as Int64?) == nil { user.cache(pair) }
             return pair
         }
         throw VaultError.forbidden("\(user.username) holds no key that opens this part of the case")

@@ -257,21 +257,67 @@ extension Vault {
         if case .denied(let error) = outcome { throw error }
     }
 
-    /// Opens the desk queue or oversight secret through the user's own wrap; checks the key id.
+    /// Opens the desk's current queue or oversight secret as `user`; checks the key id.
     func openDeskKey(_ db: Database, desk: DeskState, kind: LabelledWrap.Label, as user: UnlockedUser) throws
         -> BoxKeyPair
     {
-        let keyID = kind == .deskQueue ? desk.queueKeyID : desk.oversightKeyID
+        try openDeskKey(
+            db, deskID: desk.id, keyID: kind == .deskQueue ? desk.queueKeyID : desk.oversightKeyID, as: user)
+    }
+
+    /// Opens a desk key of any generation: through the user's own wrap, or through a newer key of the same desk
+    /// that a rotation re-sealed it to (the chain old → new → member). Checks every recomputed key id.
+    /// - Throws: `.forbidden` when the user holds no path to the key.
+    func openDeskKey(_ db: Database, deskID: ID, keyID: [UInt8], as user: UnlockedUser, depth: Int = 0) throws
+        -> BoxKeyPair
+    {
         if let cached = user.cached(keyID) { return cached }
-        guard
-            let sealed = try Data.fetchOne(
-                db, sql: "SELECT sealed FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
-                arguments: [Data(keyID), Data(user.box.keyID)])
-        else { throw VaultError.forbidden("\(user.username) holds no key of this desk") }
-        let pair = try LabelledWrap.openBoxKey(
-            Array(sealed), with: user.box, label: kind, scope: desk.id.bytes, keyID: keyID)
-        user.cache(pair)
-        return pair
+        let keys = try deskKeys(db, deskID: deskID)
+        guard let kind = keys[keyID], depth < 8 else {
+            throw VaultError.forbidden("\(user.username) holds no key of this desk")
+        }
+        let wraps = try Row.fetchAll(
+            db, sql: "SELECT recipient_key_id, sealed FROM key_wraps WHERE key_id = ?", arguments: [Data(keyID)])
+        // Direct wraps first, then wraps to another key of this desk.
+        let ordered = wraps.sorted { a, _ in Array(a["recipient_key_id"] as Data) == user.box.keyID }
+        for w in ordered {
+            let recipient = Array(w["recipient_key_id"] as Data)
+            let holder: BoxKeyPair?
+            if recipient == user.box.keyID {
+                holder = user.box
+            } else if keys[recipient] != nil {
+                holder = try? openDeskKey(db, deskID: deskID, keyID: recipient, as: user, depth: depth + 1)
+            } else {
+                holder = nil
+            }
+            guard let holder else { continue }
+            let pair = try LabelledWrap.openBoxKey(
+                Array(w["sealed"] as Data), with: holder, label: kind, scope: deskID.bytes, keyID: keyID)
+            user.cache(pair)
+            return pair
+        }
+        throw VaultError.forbidden("\(user.username) holds no key of this desk")
+    }
+
+    /// Every queue and oversight key id of a desk (all generations) with its wrap label.
+    func deskKeys(_ db: Database, deskID: ID) throws -> [[UInt8]: LabelledWrap.Label] {
+        var out: [[UInt8]: LabelledWrap.Label] = [:]
+        for row in try Row.fetchAll(
+            db, sql: "SELECT key_id, kind FROM desk_keys WHERE desk_id = ?", arguments: [Data(deskID.bytes)])
+        {
+            out[Array(row["key_id"] as Data)] = (row["kind"] as String) == "queue" ? .deskQueue : .deskOversight
+        }
+        return out
+    }
+
+    /// Throws `.forbidden` unless `user` is a confirmed supervisor of the desk (`.notFound` for no such desk).
+    public func requireSupervisor(of name: String, _ user: UnlockedUser) async throws {
+        try await database.read { db in
+            guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
+            guard user.role == .supervisor, try self.isConfirmedMember(db, deskID: desk.id, userID: user.id) else {
+                throw VaultError.forbidden("only a confirmed supervisor of \(name) may do this")
+            }
+        }
     }
 
     /// Names of the desks, for listings.

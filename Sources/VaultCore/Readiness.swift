@@ -5,25 +5,18 @@ extension Vault {
     /// Desks none of whose confirmed supervisors has a live session: the service stalls there (DESIGN.md).
     public func desksWithoutUnlockedSupervisor() async throws -> [String] {
         let live = sessions.liveUserIDs()
-        let rows = try await database.read { db in
-            try Row.fetchAll(
+        let (all, supervisors) = try await database.read { db in
+            let names = try String.fetchAll(db, sql: "SELECT name FROM desks ORDER BY name")
+            let pairs = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT d.name, m.user_id FROM desks d
-                    LEFT JOIN desk_members m ON m.desk_id = d.id AND m.state = 'confirmed'
-                    LEFT JOIN users u ON u.id = m.user_id AND u.role = 'supervisor' AND u.state = 'active'
-                    WHERE m.user_id IS NULL OR u.id IS NOT NULL ORDER BY d.name
+                    SELECT d.name, m.user_id FROM desks d JOIN desk_members m ON m.desk_id = d.id AND m.state = 'confirmed'
+                    JOIN users u ON u.id = m.user_id AND u.role = 'supervisor' AND u.state = 'active'
                     """
-            ).map { row -> (String, ID?) in
-                (row["name"], (row["user_id"] as Data?).flatMap { ID(bytes: Array($0)) })
-            }
+            ).map { row -> (String, ID?) in (row["name"], ID(bytes: Array(row["user_id"] as Data))) }
+            return (names, pairs)
         }
-        var covered = Set<String>()
-        var all: [String] = []
-        for (desk, user) in rows {
-            if !all.contains(desk) { all.append(desk) }
-            if let user, live.contains(user) { covered.insert(desk) }
-        }
+        let covered = Set(supervisors.compactMap { desk, user in user.map { live.contains($0) ? desk : nil } ?? nil })
         return all.filter { !covered.contains($0) }
     }
 

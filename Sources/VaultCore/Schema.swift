@@ -7,6 +7,9 @@ extension VaultDatabase {
         m.registerMigration("v1-foundation") { db in
             for statement in foundationSchema { try db.execute(sql: statement) }
         }
+        m.registerMigration("v2-workflow") { db in
+            for statement in workflowSchema { try db.execute(sql: statement) }
+        }
         return m
     }
 
@@ -203,5 +206,47 @@ extension VaultDatabase {
         CREATE TRIGGER access_log_append_only_delete BEFORE DELETE ON access_log
         BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END
         """,
+    ]
+
+    static let workflowSchema: [String] = [
+        """
+        CREATE TABLE rotation_jobs (
+            id INTEGER PRIMARY KEY,
+            desk_id BLOB NOT NULL REFERENCES desks(id),
+            reason TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            done_at INTEGER
+        )
+        """,
+        "CREATE INDEX rotation_jobs_pending ON rotation_jobs(done_at) WHERE done_at IS NULL",
+        """
+        CREATE TABLE access_requests (
+            id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+            case_id BLOB NOT NULL REFERENCES cases(id),
+            desk_id BLOB NOT NULL REFERENCES desks(id),
+            requester_id BLOB NOT NULL REFERENCES users(id),
+            reason_sealed BLOB NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'declined')),
+            created_at INTEGER NOT NULL,
+            decided_by TEXT,
+            decided_at INTEGER
+        )
+        """,
+        "CREATE INDEX access_requests_desk ON access_requests(desk_id, state)",
+        """
+        CREATE TABLE case_grants (
+            id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+            case_id BLOB NOT NULL REFERENCES cases(id),
+            user_id BLOB NOT NULL REFERENCES users(id),
+            kind TEXT NOT NULL CHECK (kind IN ('request', 'breakglass')),
+            request_id BLOB REFERENCES access_requests(id),
+            audit_seq INTEGER,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            expired INTEGER NOT NULL DEFAULT 0 CHECK (expired IN (0, 1))
+        )
+        """,
+        "CREATE INDEX case_grants_live ON case_grants(case_id, user_id, expired)",
+        "CREATE INDEX case_grants_expiry ON case_grants(expired, expires_at)",
     ]
 }

@@ -244,7 +244,49 @@ extension Vault {
         try await database.transaction { db in
             try self.record(db, unlocked.caller(requestID: requestID), "session.unlock", "user:\(username)")
         }
+        // Housekeeping that needs this user's keys: stronger Argon2id parameters, rotated desk keys.
+        if let params = user?.kdf, !params.isAtLeast(kdfParameters) {
+            try? await rewrapUserKeys(unlocked, passphrase: passphrase, caller: unlocked.caller(requestID: requestID))
+        }
+        do {
+            try await resealRotatedKeys(for: unlocked)
+        } catch {
+            logger.warning(
+                "re-sealing rotated desk keys failed",
+                metadata: ["code": "\((error as? VaultError)?.code.rawValue ?? "other")"])
+        }
         let (token, expires) = sessions.create(for: unlocked)
         return SessionGrant(token: token, expiresAt: expires, username: unlocked.username, role: unlocked.role)
+    }
+}
+
+extension Vault {
+    /// Re-wraps the user's secrets under a new passphrase (fresh salt, the vault's current Argon2id parameters).
+    func rewrapUserKeys(_ user: UnlockedUser, passphrase: String, caller: Caller) async throws {
+        guard passphrase.count >= Self.minimumPassphraseLength, passphrase.utf8.count <= 1024 else {
+            throw VaultError.invalid("choose a passphrase of at least \(Self.minimumPassphraseLength) characters")
+        }
+        let params = kdfParameters
+        let salt = SecureRandom.bytes(PasswordKDF.saltLength)
+        let kek = try await derivations.derive(passphrase: passphrase, salt: salt, parameters: params)
+        let wrapped = try Self.wrapUserKeys(userID: user.id, box: user.box, signing: user.signing, kek: kek)
+        try await database.transaction { db in
+            try db.execute(
+                sql:
+                    "UPDATE users SET wrapped_keys = ?, kdf_salt = ?, kdf_ops = ?, kdf_mem = ? WHERE id = ? AND state = 'active'",
+                arguments: [Data(wrapped), Data(salt), Int64(params.opsLimit), params.memLimit, Data(user.id.bytes)])
+            guard db.changesCount == 1 else { throw VaultError(.unauthenticated, "the account is no longer active") }
+            try self.record(db, caller, "user.rewrap", "user:\(user.username)")
+        }
+    }
+
+    /// Changes the passphrase of the signed-in user after checking the current one.
+    /// - Throws: `.unauthenticated` when the current passphrase is wrong, `.invalidRequest` for a weak new one.
+    public func changePassphrase(_ user: UnlockedUser, current: String, new: String, requestID: String) async throws {
+        guard let record = try await database.read({ db in try UserRecord.find(db, id: user.id) }) else {
+            throw VaultError(.unauthenticated, "the account no longer exists")
+        }
+        _ = try await unlockKeys(record, passphrase: current)
+        try await rewrapUserKeys(user, passphrase: new, caller: user.caller(requestID: requestID))
     }
 }

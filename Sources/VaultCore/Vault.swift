@@ -11,6 +11,8 @@ public struct VaultSettings: Sendable {
     public var reopenWindowDays: Int64 = 30
     public var enrollmentCodeHours: Int64 = 72
     public var maxConcurrentDerivations = 2
+    /// How long an approved access request or a break-glass lasts.
+    public var grantSeconds: Int64 = 3600
 
     public init() {}
 }

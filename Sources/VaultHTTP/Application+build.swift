@@ -34,6 +34,9 @@ public func buildRouter(vault: Vault, configuration: ServeConfiguration) -> Rout
     RelayController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     SessionController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     CaseController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    AccessController(vault: vault, auth: auth).addRoutes(to: router)
+    DeskController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    AdminController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     return router
 }
 
@@ -47,23 +50,36 @@ public func buildApplication(vault: Vault, configuration: ServeConfiguration, lo
     return Application(
         router: buildRouter(vault: vault, configuration: configuration),
         configuration: .init(address: address, serverName: nil),
-        services: [SessionJanitor(vault: vault, logger: logger)],
+        services: [VaultJanitor(vault: vault, logger: logger)],
         logger: logger)
 }
 
-/// Sweeps expired sessions every 30 s; at graceful shutdown ends every session, wiping unlocked keys.
-struct SessionJanitor: Service {
+/// Housekeeping every 30 s: expired sessions swept, expired grants ended (new epochs), pending key rotations run.
+/// At graceful shutdown it ends every session, wiping unlocked keys.
+struct VaultJanitor: Service {
     let vault: Vault
     let logger: Logger
 
     func run() async throws {
+        await tick()
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(30))
-                vault.sessions.sweep()
+                await tick()
             }
         }
         vault.sessions.endAll()
         logger.info("sessions ended; unlocked keys wiped")
+    }
+
+    func tick() async {
+        vault.sessions.sweep()
+        do {
+            try await vault.expireGrants()
+            try await vault.runPendingRotations(caller: Caller(actor: "vault", role: "system", requestID: "janitor"))
+        } catch {
+            logger.error(
+                "housekeeping failed", metadata: ["error": "\((error as? VaultError)?.code.rawValue ?? "other")"])
+        }
     }
 }

@@ -70,10 +70,86 @@ struct CaseController {
         let assignee: String
     }
 
+    struct PatchRequest: Decodable {
+        let status: String?
+        let risk: String?
+        let hold: Bool?
+    }
+
+    struct TextRequest: Decodable {
+        let text: String
+    }
+
+    struct ReasonRequest: Decodable {
+        let reason: String
+    }
+
     func addRoutes(to router: Router<VaultRequestContext>) {
         router.get("/v1/cases", use: list)
+        router.patch("/v1/cases/:id", use: patch)
         router.post("/v1/cases/:id/assign", use: assign)
+        router.post("/v1/cases/:id/release", use: release)
         router.get("/v1/cases/:id/messages", use: messages)
+        router.post("/v1/cases/:id/notes", use: note)
+        router.post("/v1/cases/:id/access-requests", use: requestAccess)
+        router.post("/v1/cases/:id/break-glass", use: breakGlass)
+    }
+
+    @Sendable func patch(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let user = try await auth.staff(request)
+        let id = try Self.caseID(context)
+        let body = try await JSONBody.decode(PatchRequest.self, from: request, limit: maxBodyBytes)
+        try await vault.updateCase(
+            id, CaseUpdate(status: body.status, risk: body.risk, hold: body.hold), as: user,
+            requestID: context.requestID)
+        return try await caseResponse(id, user: user)
+    }
+
+    @Sendable func release(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let user = try await auth.staff(request)
+        let id = try Self.caseID(context)
+        try await vault.release(id, as: user, requestID: context.requestID)
+        return try await caseResponse(id, user: user)
+    }
+
+    /// The changed case as the user's listing shows it (metadata only).
+    func caseResponse(_ id: ID, user: UnlockedUser) async throws -> Response {
+        var q = CaseQuery()
+        q.limit = 1000
+        let summary = try await vault.listCases(q, as: user).first { $0.id == id }
+        guard let summary else { return try JSONBody.response(["id": id.description]) }
+        return try JSONBody.response(Self.json(summary))
+    }
+
+    @Sendable func note(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let user = try await auth.staff(request)
+        let id = try Self.caseID(context)
+        let body = try await JSONBody.decode(TextRequest.self, from: request, limit: maxBodyBytes)
+        let noteID = try await vault.addNote(id, text: body.text, as: user, requestID: context.requestID)
+        return try JSONBody.response(["id": noteID.description], status: .created)
+    }
+
+    @Sendable func requestAccess(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let user = try await auth.staff(request)
+        let id = try Self.caseID(context)
+        let body = try await JSONBody.decode(ReasonRequest.self, from: request, limit: maxBodyBytes)
+        let requestID = try await vault.requestAccess(id, reason: body.reason, as: user, requestID: context.requestID)
+        return try JSONBody.response(["id": requestID.description], status: .created)
+    }
+
+    @Sendable func breakGlass(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let user = try await auth.staff(request)
+        let id = try Self.caseID(context)
+        let body = try await JSONBody.decode(ReasonRequest.self, from: request, limit: maxBodyBytes)
+        let expires = try await vault.breakGlass(id, reason: body.reason, as: user, requestID: context.requestID)
+        return try JSONBody.response(["expires_at": Timestamp.format(expires)], status: .created)
+    }
+
+    static func json(_ s: CaseSummary) -> CaseJSON {
+        CaseJSON(
+            id: s.id.description, desk: s.desk, status: s.status, risk: s.risk, assignee: s.assignee, flags: s.flags,
+            openedAt: Timestamp.format(s.openedAt), lastMessageAt: Timestamp.format(s.lastMessageAt),
+            messageCount: s.messageCount, unread: s.unread)
     }
 
     static func caseID(_ context: VaultRequestContext) throws -> ID {
@@ -105,15 +181,7 @@ struct CaseController {
             query.after = id
         }
         let cases = try await vault.listCases(query, as: user)
-        return try JSONBody.response([
-            "cases": cases.map {
-                CaseJSON(
-                    id: $0.id.description, desk: $0.desk, status: $0.status, risk: $0.risk, assignee: $0.assignee,
-                    flags: $0.flags, openedAt: Timestamp.format($0.openedAt),
-                    lastMessageAt: Timestamp.format($0.lastMessageAt), messageCount: $0.messageCount,
-                    unread: $0.unread)
-            }
-        ])
+        return try JSONBody.response(["cases": cases.map(Self.json)])
     }
 
     @Sendable func assign(_ request: Request, context: VaultRequestContext) async throws -> Response {

@@ -33,6 +33,20 @@ struct SessionController {
         router.post("/v1/enroll", use: enroll)
         router.post("/v1/sessions", use: unlock)
         router.delete("/v1/sessions/current", use: logout)
+        router.put("/v1/sessions/current/passphrase", use: changePassphrase)
+    }
+
+    struct PassphraseChange: Decodable {
+        let passphrase: String
+        let newPassphrase: String
+    }
+
+    @Sendable func changePassphrase(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let user = try await auth.staff(request)
+        let body = try await JSONBody.decode(PassphraseChange.self, from: request, limit: maxBodyBytes)
+        try await vault.changePassphrase(
+            user, current: body.passphrase, new: body.newPassphrase, requestID: context.requestID)
+        return try JSONBody.response(["username": user.username, "passphrase": "changed"])
     }
 
     @Sendable func enroll(_ request: Request, context: VaultRequestContext) async throws -> Response {

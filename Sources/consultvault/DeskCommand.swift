@@ -4,8 +4,8 @@ import VaultCore
 
 struct DeskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "desk", abstract: "Desks: add, invite, confirm.",
-        subcommands: [Add.self, Invite.self, Confirm.self])
+        commandName: "desk", abstract: "Desks: add, invite, confirm, remove-member.",
+        subcommands: [Add.self, Invite.self, Confirm.self, RemoveMember.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -71,6 +71,23 @@ struct DeskCommand: AsyncParsableCommand {
                     desk: name, username: username, fingerprint: fingerprint, supervisor: me,
                     requestID: Caller.cli().requestID)
                 print("confirmed \(username) on \(name); the desk key is sealed to them")
+            }
+        }
+    }
+
+    struct RemoveMember: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "remove-member",
+            abstract: "Remove a member; the desk's keys rotate and their wraps go at once.")
+
+        @OptionGroup var options: DataOptions
+        @Option var name: String
+        @Option var username: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                try await options.openVault().removeMember(desk: name, username: username, caller: .cli())
+                print("removed \(username) from \(name); the desk's keys were rotated")
             }
         }
     }

@@ -5,7 +5,7 @@ import VaultCore
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user", abstract: "Accounts: add (admin) and enroll (the user).",
-        subcommands: [Add.self, Enroll.self])
+        subcommands: [Add.self, Enroll.self, Disable.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -52,6 +52,21 @@ struct UserCommand: AsyncParsableCommand {
                     username: username, code: code, passphrase: passphrase, requestID: Caller.cli().requestID)
                 print("enrolled \(username). Your key fingerprint (a supervisor compares it with you in person):")
                 print(fingerprint)
+            }
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable an account: its sessions end at once and its desks' keys rotate.")
+
+        @OptionGroup var options: DataOptions
+        @Option var username: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                try await options.openVault().disableUser(username: username, caller: .cli())
+                print("disabled \(username); their desks' keys were rotated")
             }
         }
     }

@@ -1,0 +1,184 @@
+import Foundation
+import GRDB
+import VaultCrypto
+
+extension Vault {
+    /// Schedules a rotation of a desk's keys (member removal, user disable) in the caller's transaction.
+    func scheduleRotation(_ db: Database, deskID: ID, reason: String) throws {
+        try db.execute(
+            sql: "INSERT INTO rotation_jobs (desk_id, reason, created_at) VALUES (?, ?, ?)",
+            arguments: [Data(deskID.bytes), reason, now()])
+    }
+
+    /// Runs every pending rotation job, each in its own transaction (idempotent: a job is marked done in the
+    /// transaction that performs it, so a crash leaves it pending and it runs again at the next start).
+    /// - Returns: how many jobs ran.
+    @discardableResult
+    public func runPendingRotations(caller: Caller) async throws -> Int {
+        var ran = 0
+        while true {
+            let didRun: Bool = try await database.transaction { db in
+                guard
+                    let job = try Row.fetchOne(
+                        db, sql: "SELECT id, desk_id FROM rotation_jobs WHERE done_at IS NULL ORDER BY id LIMIT 1"),
+                    let deskID = ID(bytes: Array(job["desk_id"] as Data))
+                else { return false }
+                // Several pending jobs for one desk collapse into one rotation.
+                try self.rotateDeskKeys(db, deskID: deskID, caller: caller)
+                try db.execute(
+                    sql: "UPDATE rotation_jobs SET done_at = ? WHERE desk_id = ? AND done_at IS NULL",
+                    arguments: [self.now(), Data(deskID.bytes)])
+                return true
+            }
+            if !didRun { return ran }
+            ran += 1
+        }
+    }
+
+    /// One rotation, in the caller's transaction: new queue and oversight key pairs sealed to the remaining
+    /// confirmed members and the recovery key, a vault-signed manifest version, the removed members' wraps
+    /// deleted, their cases released to the queue, and a new epoch on every open case. Old desk secrets are
+    /// re-sealed under the new keys at a holder's next unlock (`resealRotatedKeys`); no key loses its last wrap.
+    func rotateDeskKeys(_ db: Database, deskID: ID, caller: Caller) throws {
+        let desk = try desk(db, id: deskID)
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT u.* FROM desk_members m JOIN users u ON u.id = m.user_id
+                WHERE m.desk_id = ? AND m.state = 'confirmed' AND u.state = 'active'
+                """, arguments: [Data(deskID.bytes)])
+        let members = try rows.map { try verifiedKeys(UserRecord(row: $0)) }
+        let memberIDs = Set(members.map(\.userID))
+        let generation =
+            (try Int.fetchOne(
+                db, sql: "SELECT max(generation) FROM desk_keys WHERE desk_id = ?", arguments: [Data(deskID.bytes)])
+                ?? 0)
+            + 1
+        let queue = try BoxKeyPair.generate()
+        let oversight = try BoxKeyPair.generate()
+        for (kind, pair) in [("queue", queue), ("oversight", oversight)] {
+            try db.execute(
+                sql: """
+                    INSERT INTO desk_keys (key_id, desk_id, kind, generation, public_key, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [Data(pair.keyID), Data(deskID.bytes), kind, generation, Data(pair.publicKey), now()])
+        }
+        let recovery = desk.manifest.recoveryPublic
+        for recipient in members.map(\.boxPublic) + [oversight.publicKey, recovery] {
+            try storeWrap(
+                db, secret: queue.secretKey, label: .deskQueue, scope: deskID.bytes, keyID: queue.keyID,
+                recipient: recipient)
+        }
+        for recipient in members.filter({ $0.role == .supervisor }).map(\.boxPublic) + [recovery] {
+            try storeWrap(
+                db, secret: oversight.secretKey, label: .deskOversight, scope: deskID.bytes, keyID: oversight.keyID,
+                recipient: recipient)
+        }
+        var manifest = desk.manifest
+        manifest.version += 1
+        manifest.queuePublic = queue.publicKey
+        manifest.oversightPublic = oversight.publicKey
+        manifest.members = members.map {
+            .init(username: $0.username, role: $0.role, boxPublic: $0.boxPublic, signPublic: $0.signPublic)
+        }
+        try storeManifest(db, manifest, signer: "vault", signing: keys.signing)
+
+        // Former members lose every wrap of this desk's keys and cases at once.
+        let former = Set(desk.manifest.members.map(\.boxPublic)).subtracting(members.map(\.boxPublic))
+        for pk in former {
+            try db.execute(
+                sql: """
+                    DELETE FROM key_wraps WHERE recipient_key_id = ? AND (key_id IN
+                        (SELECT key_id FROM desk_keys WHERE desk_id = ?) OR key_id IN
+                        (SELECT e.key_id FROM case_epochs e JOIN cases c ON c.id = e.case_id WHERE c.desk_id = ?))
+                    """, arguments: [Data(Hashing.keyID(pk)), Data(deskID.bytes), Data(deskID.bytes)])
+        }
+        // A new epoch on every open case, under the new keys; former members' cases go back to the queue.
+        let open = try Row.fetchAll(
+            db, sql: "SELECT * FROM cases WHERE desk_id = ? AND status = 'open'", arguments: [Data(deskID.bytes)])
+        var state = try self.desk(db, id: deskID)
+        state.manifest = manifest
+        for row in open {
+            var c = try CaseRow(row: row)
+            if let a = c.assigneeID, !memberIDs.contains(a) {
+                c.assigneeID = nil
+                try db.execute(sql: "UPDATE cases SET assignee_id = NULL WHERE id = ?", arguments: [Data(c.id.bytes)])
+            }
+            let assignee = members.first { $0.userID == c.assigneeID }
+            try startEpoch(db, case: c, desk: state, assignee: assignee)
+        }
+        try assertNoOrphanedKeys(db, deskID: deskID)
+        try record(db, caller, "key.rotate", "desk:\(desk.name) generation:\(generation)")
+    }
+
+    /// Starts the next epoch of a case: sealed to the oversight key and the assignee, or to the queue key when
+    /// the case is unassigned. Needs no unlocked secret.
+    func startEpoch(_ db: Database, case c: CaseRow, desk: DeskState, assignee: UserKeys?) throws {
+        let current =
+            try Int.fetchOne(
+                db, sql: "SELECT max(epoch) FROM case_epochs WHERE case_id = ?", arguments: [Data(c.id.bytes)]) ?? 0
+        let next = current + 1
+        let epoch = try createEpoch(db, case: c, epoch: next)
+        try storeEpochWrap(db, epoch, case: c, to: desk.manifest.oversightPublic)
+        try storeEpochWrap(db, epoch, case: c, to: assignee?.boxPublic ?? desk.manifest.queuePublic)
+        try db.execute(sql: "UPDATE cases SET current_epoch = ? WHERE id = ?", arguments: [next, Data(c.id.bytes)])
+    }
+
+    /// Refuses (rolling back) any state where a desk or epoch key has no wrap left.
+    func assertNoOrphanedKeys(_ db: Database, deskID: ID) throws {
+        let orphans =
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT count(*) FROM desk_keys k WHERE k.desk_id = ?1
+                        AND NOT EXISTS (SELECT 1 FROM key_wraps w WHERE w.key_id = k.key_id))
+                    + (SELECT count(*) FROM case_epochs e JOIN cases c ON c.id = e.case_id WHERE c.desk_id = ?1
+                        AND NOT EXISTS (SELECT 1 FROM key_wraps w WHERE w.key_id = e.key_id))
+                    """, arguments: [Data(deskID.bytes)]) ?? 0
+        guard orphans == 0 else { throw VaultError.integrity("the change would leave a key without any wrap; refused") }
+    }
+
+    /// At a holder's unlock: old desk secrets this user can open are re-sealed to the newest key of the same kind;
+    /// once that has committed, the old keys' wraps to members are removed (recovery and chain wraps stay).
+    func resealRotatedKeys(for user: UnlockedUser) async throws {
+        let resealed: [[UInt8]] = try await database.transaction { db in
+            var done: [[UInt8]] = []
+            let desks = try Data.fetchAll(
+                db, sql: "SELECT desk_id FROM desk_members WHERE user_id = ? AND state = 'confirmed'",
+                arguments: [Data(user.id.bytes)])
+            for raw in desks {
+                guard let deskID = ID(bytes: Array(raw)) else { continue }
+                let desk = try self.desk(db, id: deskID)
+                let newest: [LabelledWrap.Label: [UInt8]] = [
+                    .deskQueue: desk.manifest.queuePublic, .deskOversight: desk.manifest.oversightPublic,
+                ]
+                for (keyID, kind) in try self.deskKeys(db, deskID: deskID) {
+                    guard let target = newest[kind], keyID != Hashing.keyID(target) else { continue }
+                    let chained =
+                        try Bool.fetchOne(
+                            db, sql: "SELECT 1 FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
+                            arguments: [Data(keyID), Data(Hashing.keyID(target))]) ?? false
+                    if chained { continue }
+                    guard let old = try? self.openDeskKey(db, deskID: deskID, keyID: keyID, as: user) else { continue }
+                    try self.storeWrap(
+                        db, secret: old.secretKey, label: kind, scope: deskID.bytes, keyID: keyID, recipient: target)
+                    done.append(keyID)
+                }
+            }
+            return done
+        }
+        guard !resealed.isEmpty else { return }
+        try await database.transaction { db in
+            let memberKeyIDs = try Data.fetchAll(db, sql: "SELECT box_public FROM users WHERE box_public IS NOT NULL")
+                .map { Data(Hashing.keyID(Array($0))) }
+            for keyID in resealed {
+                for recipient in memberKeyIDs {
+                    try db.execute(
+                        sql: "DELETE FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
+                        arguments: [Data(keyID), recipient])
+                }
+            }
+        }
+    }
+}
