@@ -42,92 +42,105 @@ import VaultTestSupport
 
     static func route(
         _ method: HTTPRequest.Method, _ name: String, assignee: String? = nil, request: Bool = false,
-        allowed: [Who: HTTPResponse.Status], path: @escaping @Sendable (Setup) -> String,
+        allowed: [Who: HTTPResponse.Status], path: String,
         body: @escaping @Sendable (Setup) -> [String: any Sendable]? = { _ in nil }
     ) -> Route {
         Route(
-            method: method, path: path, body: body, caseAssignee: assignee, needsRequest: request, allowed: allowed,
+            method: method,
+            path: { s in
+                path.replacingOccurrences(of: "{case}", with: s.caseID.description)
+                    .replacingOccurrences(of: "{request}", with: s.requestID?.description ?? "")
+            },
+            body: body, caseAssignee: assignee, needsRequest: request, allowed: allowed,
             name: "\(method.rawValue) \(name)")
     }
 
     static let staff: [Who] = [.counselor, .otherCounselor, .supervisor, .auditor, .admin]
 
     static let routes: [Route] = [
-        route(.post, "/v1/messages", allowed: [.relay: .created], path: { _ in "/v1/messages" }) { s in
-            [
-                "desk": "ijime", "channel": "line", "channel_user": "Umatrix-\(s.who)", "external_id": "m-\(s.who)",
-                "sent_at": "2026-11-22T00:00:00Z", "kind": "text", "text": "hello",
-            ]
-        },
+        route(
+            .post, "/v1/messages", allowed: [.relay: .created], path: "/v1/messages",
+            body: { s in
+                [
+                    "desk": "ijime", "channel": "line", "channel_user": "Umatrix-\(s.who)", "external_id": "m-\(s.who)",
+                    "sent_at": "2026-11-22T00:00:00Z", "kind": "text", "text": "hello",
+                ]
+            }),
         route(
             .delete, "/v1/sessions/current", allowed: Dictionary(uniqueKeysWithValues: staff.map { ($0, .noContent) }),
-            path: { _ in "/v1/sessions/current" }),
+            path: "/v1/sessions/current"),
         route(
             .put, "/v1/sessions/current/passphrase", allowed: Dictionary(uniqueKeysWithValues: staff.map { ($0, .ok) }),
-            path: { _ in "/v1/sessions/current/passphrase" }
-        ) { s in
-            let u = usernames[s.who] ?? "cou1"
-            return ["passphrase": s.f.passphrases[u] ?? "", "new_passphrase": "a brand new passphrase"]
-        },
+            path: "/v1/sessions/current/passphrase",
+            body: { s in
+                let u = usernames[s.who] ?? "cou1"
+                return ["passphrase": s.f.passphrases[u] ?? "", "new_passphrase": "a brand new passphrase"]
+            }),
         route(
             .get, "/v1/cases", allowed: [.counselor: .ok, .otherCounselor: .ok, .supervisor: .ok],
-            path: { _ in "/v1/cases" }),
+            path: "/v1/cases"),
         route(
             .patch, "/v1/cases/{id}", assignee: "cou1", allowed: [.counselor: .ok, .supervisor: .ok],
-            path: { "/v1/cases/\($0.caseID)" }, body: { _ in ["risk": "high"] }),
+            path: "/v1/cases/{case}", body: { _ in ["risk": "high"] }),
         route(
             .post, "/v1/cases/{id}/assign", allowed: [.counselor: .ok, .supervisor: .ok],
-            path: { "/v1/cases/\($0.caseID)/assign" }, body: { _ in ["assignee": "cou1"] }),
+            path: "/v1/cases/{case}/assign", body: { _ in ["assignee": "cou1"] }),
         route(
             .post, "/v1/cases/{id}/release", assignee: "cou1", allowed: [.counselor: .ok, .supervisor: .ok],
-            path: { "/v1/cases/\($0.caseID)/release" }),
-        route(.get, "/v1/cases/{id}/messages", allowed: [.counselor: .ok], path: { "/v1/cases/\($0.caseID)/messages" }),
+            path: "/v1/cases/{case}/release"),
+        route(.get, "/v1/cases/{id}/messages", allowed: [.counselor: .ok], path: "/v1/cases/{case}/messages"),
         route(
             .post, "/v1/cases/{id}/notes", assignee: "cou1", allowed: [.counselor: .created, .supervisor: .created],
-            path: { "/v1/cases/\($0.caseID)/notes" }, body: { _ in ["text": "note"] }),
+            path: "/v1/cases/{case}/notes", body: { _ in ["text": "note"] }),
         route(
             .post, "/v1/cases/{id}/access-requests", assignee: "cou4", allowed: [.counselor: .created],
-            path: { "/v1/cases/\($0.caseID)/access-requests" }, body: { _ in ["reason": "covering tonight"] }),
+            path: "/v1/cases/{case}/access-requests", body: { _ in ["reason": "covering tonight"] }),
         route(
             .post, "/v1/cases/{id}/break-glass", allowed: [.supervisor: .created],
-            path: { "/v1/cases/\($0.caseID)/break-glass" }, body: { _ in ["reason": "imminent risk reported"] }),
-        route(.get, "/v1/access-requests", allowed: [.supervisor: .ok], path: { _ in "/v1/access-requests" }),
+            path: "/v1/cases/{case}/break-glass", body: { _ in ["reason": "imminent risk reported"] }),
+        route(.get, "/v1/access-requests", allowed: [.supervisor: .ok], path: "/v1/access-requests"),
         route(
             .post, "/v1/access-requests/{id}/approve", assignee: "cou4", request: true, allowed: [.supervisor: .ok],
-            path: { "/v1/access-requests/\($0.requestID!)/approve" }),
+            path: "/v1/access-requests/{request}/approve"),
         route(
             .post, "/v1/access-requests/{id}/decline", assignee: "cou4", request: true, allowed: [.supervisor: .ok],
-            path: { "/v1/access-requests/\($0.requestID!)/decline" }),
-        route(.get, "/v1/desks/{desk}/members", allowed: [.supervisor: .ok], path: { _ in "/v1/desks/ijime/members" }),
+            path: "/v1/access-requests/{request}/decline"),
+        route(.get, "/v1/desks/{desk}/members", allowed: [.supervisor: .ok], path: "/v1/desks/ijime/members"),
         route(
             .post, "/v1/desks/{desk}/members/{u}/confirm", allowed: [.supervisor: .ok],
-            path: { _ in "/v1/desks/ijime/members/cou3/confirm" }, body: { ["fingerprint": $0.f.fingerprints["cou3"]!] }
+            path: "/v1/desks/ijime/members/cou3/confirm", body: { ["fingerprint": $0.f.fingerprints["cou3"]!] }
         ),
-        route(.get, "/v1/admin/users", allowed: [.admin: .ok], path: { _ in "/v1/admin/users" }),
-        route(.post, "/v1/admin/users", allowed: [.admin: .created], path: { _ in "/v1/admin/users" }) { s in
-            ["username": "new-\(s.who.rawValue.lowercased())", "role": "counselor"]
-        },
+        route(.get, "/v1/admin/users", allowed: [.admin: .ok], path: "/v1/admin/users"),
         route(
-            .post, "/v1/admin/users/{u}/disable", allowed: [.admin: .ok], path: { _ in "/v1/admin/users/cou3/disable" }),
-        route(.get, "/v1/admin/desks", allowed: [.admin: .ok], path: { _ in "/v1/admin/desks" }),
-        route(.post, "/v1/admin/desks", allowed: [.admin: .created], path: { _ in "/v1/admin/desks" }) { s in
-            [
-                "name": "desk-\(s.who.rawValue.lowercased())", "supervisor": "sup2",
-                "recovery_key": Data(s.f.recovery.publicKey).base64EncodedString(),
-            ]
-        },
+            .post, "/v1/admin/users", allowed: [.admin: .created], path: "/v1/admin/users",
+            body: { s in
+                ["username": "new-\(s.who.rawValue.lowercased())", "role": "counselor"]
+            }),
+        route(
+            .post, "/v1/admin/users/{u}/disable", allowed: [.admin: .ok], path: "/v1/admin/users/cou3/disable"),
+        route(.get, "/v1/admin/desks", allowed: [.admin: .ok], path: "/v1/admin/desks"),
+        route(
+            .post, "/v1/admin/desks", allowed: [.admin: .created], path: "/v1/admin/desks",
+            body: { s in
+                [
+                    "name": "desk-\(s.who.rawValue.lowercased())", "supervisor": "sup2",
+                    "recovery_key": Data(s.f.recovery.publicKey).base64EncodedString(),
+                ]
+            }),
         route(
             .post, "/v1/admin/desks/{desk}/invites", allowed: [.admin: .created],
-            path: { _ in "/v1/admin/desks/ijime/invites" },
+            path: "/v1/admin/desks/ijime/invites",
             body: { _ in ["username": "cou2"] }),
         route(
             .delete, "/v1/admin/desks/{desk}/members/{u}", allowed: [.admin: .ok],
-            path: { _ in "/v1/admin/desks/gyakutai/members/cou2" }),
-        route(.get, "/v1/admin/tokens", allowed: [.admin: .ok], path: { _ in "/v1/admin/tokens" }),
-        route(.post, "/v1/admin/tokens", allowed: [.admin: .created], path: { _ in "/v1/admin/tokens" }) { s in
-            ["name": "relay-\(s.who.rawValue.lowercased())", "desks": ["ijime"]]
-        },
-        route(.delete, "/v1/admin/tokens/{name}", allowed: [.admin: .ok], path: { _ in "/v1/admin/tokens/relay1" }),
+            path: "/v1/admin/desks/gyakutai/members/cou2"),
+        route(.get, "/v1/admin/tokens", allowed: [.admin: .ok], path: "/v1/admin/tokens"),
+        route(
+            .post, "/v1/admin/tokens", allowed: [.admin: .created], path: "/v1/admin/tokens",
+            body: { s in
+                ["name": "relay-\(s.who.rawValue.lowercased())", "desks": ["ijime"]]
+            }),
+        route(.delete, "/v1/admin/tokens/{name}", allowed: [.admin: .ok], path: "/v1/admin/tokens/relay1"),
     ]
 
     @Test("every route answers each role as expected", arguments: routes)
