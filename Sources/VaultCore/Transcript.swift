@@ -55,7 +55,10 @@ extension Vault {
                 SELECT c.*, d.name AS desk_name, u.username AS assignee_name,
                     (SELECT count(*) FROM messages m WHERE m.case_id = c.id AND m.direction = 'inbound'
                         AND m.seq > coalesce((SELECT last_seq FROM case_reads r WHERE r.case_id = c.id AND r.user_id = ?), 0))
-                        AS unread
+                        AS unread,
+                    (SELECT count(*) FROM messages m WHERE m.case_id = c.id AND m.direction = 'inbound'
+                        AND m.seq > coalesce((SELECT last_seq FROM case_reads r WHERE r.case_id = c.id
+                            AND r.user_id = c.assignee_id), 0)) AS assignee_unread
                 FROM cases c JOIN desks d ON d.id = c.desk_id
                 JOIN desk_members dm ON dm.desk_id = c.desk_id AND dm.user_id = ? AND dm.state = 'confirmed'
                 LEFT JOIN users u ON u.id = c.assignee_id WHERE 1
@@ -93,9 +96,8 @@ extension Vault {
                 let c = try CaseRow(row: row)
                 var flags: [String] = []
                 if c.risk == "high" || c.risk == "imminent" { flags.append("risk_\(c.risk)") }
-                if let a = c.assigneeID, !live.contains(a), let inbound = row["last_inbound_at"] as Int64?,
-                    inbound > 0, (row["unread"] as Int? ?? 0) > 0 || c.assigneeID != user.id
-                {
+                // New inbound messages the assignee has not read, and no live session to read them.
+                if let a = c.assigneeID, !live.contains(a), (row["assignee_unread"] as Int? ?? 0) > 0 {
                     flags.append("assignee_offline")
                 }
                 if let f = q.flagged, f != !flags.isEmpty { continue }

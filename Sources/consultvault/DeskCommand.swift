@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import VaultCore
+import VaultCrypto
 
 struct DeskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "desk", abstract: "Desks: add, invite, confirm, remove-member.",
-        subcommands: [Add.self, Invite.self, Confirm.self, RemoveMember.self])
+        commandName: "desk", abstract: "Desks: add, invite, confirm, remove-member, recover.",
+        subcommands: [Add.self, Invite.self, Confirm.self, RemoveMember.self, Recover.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -88,6 +89,46 @@ struct DeskCommand: AsyncParsableCommand {
             try await runReportingErrors {
                 try await options.openVault().removeMember(desk: name, username: username, caller: .cli())
                 print("removed \(username) from \(name); the desk's keys were rotated")
+            }
+        }
+    }
+
+    struct Recover: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "With K recovery share files, re-seal a desk's keys to an enrolled supervisor.",
+            discussion: "The recombined secret lives only in protected memory for this command and is wiped after.")
+
+        @OptionGroup var options: DataOptions
+        @Option var name: String
+        @Option(name: .customLong("to"), help: "The enrolled supervisor who receives the desk keys.") var supervisor:
+            String
+        @Option(name: .customLong("share"), help: "A share file (repeat K times).") var shares: [String] = []
+
+        func run() async throws {
+            try await runReportingErrors {
+                guard !shares.isEmpty else {
+                    throw VaultError(.invalidRequest, "give the share files with --share FILE")
+                }
+                var parts: [Shamir.Share] = []
+                for path in shares {
+                    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                        throw VaultError(.notFound, "cannot read share file \(path)")
+                    }
+                    do {
+                        parts.append(try Shamir.Share.decodeFile(text).share)
+                    } catch {
+                        throw VaultError(.invalidRequest, "share file \(path) is damaged or not a share: \(error)")
+                    }
+                }
+                let secret: SecretBytes
+                do {
+                    secret = try Shamir.combine(parts)
+                } catch {
+                    throw VaultError(.invalidRequest, "the shares do not recombine: \(error)")
+                }
+                try await options.openVault().recoverDesk(
+                    name: name, to: supervisor, recoverySecret: secret, caller: .cli())
+                print("recovered desk \(name): its keys are sealed to \(supervisor)")
             }
         }
     }

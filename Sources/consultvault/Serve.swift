@@ -18,7 +18,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Listen on a Unix domain socket instead (for a relay on the same host).")
     var unix: String?
 
-    @Option(help: "JSON config file with listen, unix, max_body_bytes, max_content_bytes, log_level; flags win.")
+    @Option(
+        help:
+            "JSON config file: listen, unix, max_body_bytes, max_content_bytes, log_level, session_idle_seconds, session_lifetime_seconds, grant_seconds; flags win."
+    )
     var config: String?
 
     @Option(help: "Largest JSON body accepted (default 262144).")
@@ -27,7 +30,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest media upload accepted (default 52428800).")
     var maxContentBytes: Int?
 
+    @Option(help: "Idle timeout of a staff session in seconds (default 900).")
+    var sessionIdleSeconds: Int64?
+
+    @Option(help: "Absolute lifetime of a staff session in seconds (default 28800).")
+    var sessionLifetimeSeconds: Int64?
+
+    @Option(help: "How long an approved access request or a break-glass lasts, in seconds (default 3600).")
+    var grantSeconds: Int64?
+
     struct FileConfig: Decodable {
+        var sessionIdleSeconds: Int64?
+        var sessionLifetimeSeconds: Int64?
+        var grantSeconds: Int64?
         var listen: String?
         var unix: String?
         var maxBodyBytes: Int?
@@ -64,7 +79,16 @@ struct Serve: AsyncParsableCommand {
                 (file.logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"]).flatMap {
                     Logger.Level(rawValue: $0)
                 } ?? .info
-            let vault = try Vault.open(at: options.directory, logger: logger)
+            var settings = VaultSettings()
+            if let v = sessionIdleSeconds ?? file.sessionIdleSeconds { settings.sessionIdleSeconds = v }
+            if let v = sessionLifetimeSeconds ?? file.sessionLifetimeSeconds { settings.sessionLifetimeSeconds = v }
+            if let v = grantSeconds ?? file.grantSeconds { settings.grantSeconds = v }
+            guard settings.sessionIdleSeconds >= 60, settings.sessionLifetimeSeconds >= settings.sessionIdleSeconds,
+                settings.grantSeconds >= 60
+            else {
+                throw VaultError(.invalidRequest, "session and grant durations must be at least 60 s (lifetime ≥ idle)")
+            }
+            let vault = try Vault.open(at: options.directory, settings: settings, logger: logger)
             if vault.isDemoVault {
                 logger.warning(
                     "this is a demo/test vault (Argon2id profile \(vault.kdfProfile.rawValue)): not for real consultations"

@@ -247,4 +247,23 @@ import VaultTestSupport
         let again = try await f.vault.unlockForCLI(username: "cou1", passphrase: "a new passphrase 新しい")
         #expect(again.username == "cou1")
     }
+
+    @Test("the queue flags a new inbound message on a case whose assignee has no live session")
+    func assigneeOfflineFlag() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let r = try await f.vault.ingest(f.text("first"), relay: f.relay, requestID: "r")
+        let cou1 = try await f.unlock("cou1")
+        try await f.vault.assign(caseID: r.caseID, to: "cou1", as: cou1, requestID: "r")
+        _ = try await f.vault.transcript(caseID: r.caseID, afterSeq: 0, limit: 10, as: cou1, requestID: "r")
+        let sup = try await f.unlock("sup")
+        #expect(try await f.vault.listCases(CaseQuery(), as: sup).first?.flags == [])
+        _ = try await f.vault.ingest(f.text("are you there?"), relay: f.relay, requestID: "r")
+        #expect(try await f.vault.listCases(CaseQuery(), as: sup).first?.flags == ["assignee_offline"])
+        var flaggedOnly = CaseQuery()
+        flaggedOnly.flagged = true
+        #expect(try await f.vault.listCases(flaggedOnly, as: sup).count == 1)
+        _ = try await f.vault.unlock(username: "cou1", passphrase: f.passphrases["cou1"]!, address: "a", requestID: "r")
+        #expect(try await f.vault.listCases(CaseQuery(), as: sup).first?.flags == [])
+    }
 }
