@@ -118,7 +118,7 @@ CREATE TABLE desks (
     retention_days INTEGER NOT NULL CHECK (retention_days >= 0),
     manifest_version INTEGER NOT NULL,
     created_at INTEGER NOT NULL
-);
+, pending_retention_days INTEGER CHECK (pending_retention_days IS NULL OR pending_retention_days >= 0), unsend_policy TEXT NOT NULL DEFAULT 'keep-marked' CHECK (unsend_policy IN ('keep-marked', 'delete')));
 
 CREATE TABLE key_wraps (
     id INTEGER PRIMARY KEY,
@@ -205,6 +205,8 @@ CREATE INDEX case_grants_expiry ON case_grants(expired, expires_at);
 CREATE INDEX case_grants_live ON case_grants(case_id, user_id, expired);
 
 CREATE INDEX cases_activity ON cases(desk_id, last_message_at DESC, id DESC);
+
+CREATE INDEX cases_closed ON cases(status, closed_at);
 
 CREATE INDEX cases_routing ON cases(desk_id, routing_id, status);
 

@@ -10,6 +10,9 @@ extension VaultDatabase {
         m.registerMigration("v2-workflow") { db in
             for statement in workflowSchema { try db.execute(sql: statement) }
         }
+        m.registerMigration("v3-retention") { db in
+            for statement in retentionSchema { try db.execute(sql: statement) }
+        }
         return m
     }
 
@@ -248,5 +251,11 @@ extension VaultDatabase {
         """,
         "CREATE INDEX case_grants_live ON case_grants(case_id, user_id, expired)",
         "CREATE INDEX case_grants_expiry ON case_grants(expired, expires_at)",
+    ]
+
+    static let retentionSchema: [String] = [
+        "ALTER TABLE desks ADD COLUMN pending_retention_days INTEGER CHECK (pending_retention_days IS NULL OR pending_retention_days >= 0)",
+        "ALTER TABLE desks ADD COLUMN unsend_policy TEXT NOT NULL DEFAULT 'keep-marked' CHECK (unsend_policy IN ('keep-marked', 'delete'))",
+        "CREATE INDEX cases_closed ON cases(status, closed_at)",
     ]
 }

@@ -61,22 +61,26 @@ struct VaultJanitor: Service {
     let logger: Logger
 
     func run() async throws {
-        await tick()
+        await tick(purge: true)
         try? await cancelWhenGracefulShutdown {
+            var ticks = 0
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(30))
-                await tick()
+                ticks += 1
+                await tick(purge: ticks % 120 == 0)  // retention purge hourly
             }
         }
         vault.sessions.endAll()
         logger.info("sessions ended; unlocked keys wiped")
     }
 
-    func tick() async {
+    func tick(purge: Bool = false) async {
         vault.sessions.sweep()
+        let system = Caller(actor: "vault", role: "system", requestID: "janitor")
         do {
             try await vault.expireGrants()
-            try await vault.runPendingRotations(caller: Caller(actor: "vault", role: "system", requestID: "janitor"))
+            try await vault.runPendingRotations(caller: system)
+            if purge { _ = try await vault.purge(dryRun: false, caller: system) }
         } catch {
             logger.error(
                 "housekeeping failed", metadata: ["error": "\((error as? VaultError)?.code.rawValue ?? "other")"])

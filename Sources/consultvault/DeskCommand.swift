@@ -5,8 +5,12 @@ import VaultCrypto
 
 struct DeskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "desk", abstract: "Desks: add, invite, confirm, remove-member, recover.",
-        subcommands: [Add.self, Invite.self, Confirm.self, RemoveMember.self, Recover.self])
+        commandName: "desk", abstract: "Desks: membership, recovery, retention.",
+        subcommands: [
+            Add.self, Invite.self, Confirm.self, RemoveMember.self, Recover.self, SetRetention.self,
+            ApproveRetention.self,
+            SetUnsend.self,
+        ])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -129,6 +133,65 @@ struct DeskCommand: AsyncParsableCommand {
                 try await options.openVault().recoverDesk(
                     name: name, to: supervisor, recoverySecret: secret, caller: .cli())
                 print("recovered desk \(name): its keys are sealed to \(supervisor)")
+            }
+        }
+    }
+
+    struct SetRetention: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-retention",
+            abstract: "Retention in days for the desk's closed cases; a shortening waits for a supervisor's approval.")
+
+        @OptionGroup var options: DataOptions
+        @Option var name: String
+        @Option var days: Int
+
+        func run() async throws {
+            try await runReportingErrors {
+                let applied = try await options.openVault().setRetention(desk: name, days: days, caller: .cli())
+                print(
+                    applied
+                        ? "retention of \(name) is now \(days) days"
+                        : "shortening to \(days) days waits for `desk approve-retention --name \(name) --as SUPERVISOR`"
+                )
+            }
+        }
+    }
+
+    struct ApproveRetention: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "approve-retention", abstract: "As supervisor S of the desk, approve a pending shortening.",
+            discussion: "S's passphrase from CONSULTVAULT_PASSPHRASE or a prompt.")
+
+        @OptionGroup var options: DataOptions
+        @Option var name: String
+        @Option(name: .customLong("as"), help: "The approving supervisor.") var supervisor: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let passphrase = try Secrets.read(
+                    env: "CONSULTVAULT_PASSPHRASE", prompt: "Passphrase for \(supervisor): ")
+                let me = try await vault.unlockForCLI(username: supervisor, passphrase: passphrase)
+                let days = try await vault.approveRetention(desk: name, as: me, requestID: Caller.cli().requestID)
+                print("retention of \(name) is now \(days) days")
+            }
+        }
+    }
+
+    struct SetUnsend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-unsend", abstract: "What a LINE unsend does to the stored message: keep-marked or delete."
+        )
+
+        @OptionGroup var options: DataOptions
+        @Option var name: String
+        @Option var policy: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                try await options.openVault().setUnsendPolicy(desk: name, policy: policy, caller: .cli())
+                print("unsend policy of \(name) is now \(policy)")
             }
         }
     }

@@ -1,0 +1,133 @@
+import Foundation
+import GRDB
+import VaultCrypto
+
+/// What a purge removed (or would remove): case ids and counts, never content.
+public struct PurgeReport: Sendable, Equatable {
+    public var cases: [ID] = []
+    public var messages = 0
+    public var wraps = 0
+    public var held = 0
+}
+
+extension Vault {
+    /// Sets a desk's retention for closed cases. Never below the vault's floor; a lengthening applies at once,
+    /// a shortening waits for `approveRetention` by a supervisor of the desk.
+    /// - Returns: true when it applied now, false when it waits for approval.
+    @discardableResult
+    public func setRetention(desk name: String, days: Int, caller: Caller) async throws -> Bool {
+        guard days >= minRetentionDays else {
+            throw VaultError.invalid("retention \(days) days is below this vault's floor of \(minRetentionDays) days")
+        }
+        return try await database.transaction { db in
+            guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
+            let applies = days >= desk.retentionDays
+            try db.execute(
+                sql: applies
+                    ? "UPDATE desks SET retention_days = ?, pending_retention_days = NULL WHERE id = ?"
+                    : "UPDATE desks SET pending_retention_days = ? WHERE id = ?",
+                arguments: [days, Data(desk.id.bytes)])
+            try self.record(
+                db, caller, "retention.change", "desk:\(name) days:\(days) \(applies ? "applied" : "pending-approval")")
+            return applies
+        }
+    }
+
+    /// A supervisor of the desk approves a pending shortening.
+    public func approveRetention(desk name: String, as user: UnlockedUser, requestID: String) async throws -> Int {
+        let caller = user.caller(requestID: requestID)
+        let outcome: WorkedOutcome<Int> = try await database.transaction { db in
+            guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
+            guard user.role == .supervisor, try self.isConfirmedMember(db, deskID: desk.id, userID: user.id) else {
+                try self.record(db, caller, "retention.change", "desk:\(name) approval", .denied)
+                return .denied
+            }
+            guard
+                let pending = try Int.fetchOne(
+                    db, sql: "SELECT pending_retention_days FROM desks WHERE id = ?", arguments: [Data(desk.id.bytes)])
+            else { throw VaultError.conflict("no retention change is waiting for approval on \(name)") }
+            try db.execute(
+                sql:
+                    "UPDATE desks SET retention_days = pending_retention_days, pending_retention_days = NULL WHERE id = ?",
+                arguments: [Data(desk.id.bytes)])
+            try self.record(db, caller, "retention.change", "desk:\(name) days:\(pending) approved")
+            return .done(pending)
+        }
+        guard case .done(let days) = outcome else {
+            throw VaultError.forbidden("only a confirmed supervisor of \(name) approves retention changes")
+        }
+        return days
+    }
+
+    /// What an unsend does to the stored message on this desk.
+    public func setUnsendPolicy(desk name: String, policy: String, caller: Caller) async throws {
+        guard policy == "keep-marked" || policy == "delete" else {
+            throw VaultError.invalid("--policy must be keep-marked or delete")
+        }
+        try await database.transaction { db in
+            guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
+            try db.execute(
+                sql: "UPDATE desks SET unsend_policy = ? WHERE id = ?", arguments: [policy, Data(desk.id.bytes)])
+            try self.record(db, caller, "retention.change", "desk:\(name) unsend:\(policy)")
+        }
+    }
+
+    /// Crypto-shreds closed cases past their desk's retention that are not on hold: message rows, key wraps,
+    /// epochs, grants and requests go in one transaction (with secure_delete the freed pages are zeroed), then the
+    /// WAL is checkpointed and truncated so no old page image survives. Recorded with case ids and counts.
+    public func purge(dryRun: Bool, caller: Caller) async throws -> PurgeReport {
+        let now = now()
+        let report: PurgeReport = try await database.transaction { db in
+            var report = PurgeReport()
+            let due = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.id, c.hold FROM cases c JOIN desks d ON d.id = c.desk_id
+                    WHERE c.status = 'closed' AND c.closed_at IS NOT NULL AND c.closed_at <= ? - d.retention_days * 86400000
+                    """, arguments: [now])
+            for row in due {
+                guard let id = ID(bytes: Array(row["id"] as Data)) else { continue }
+                if (row["hold"] as Int) != 0 {
+                    report.held += 1
+                    continue
+                }
+                report.cases.append(id)
+                let cid = Data(id.bytes)
+                report.messages +=
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM messages WHERE case_id = ?", arguments: [cid]) ?? 0
+                report.wraps +=
+                    try Int.fetchOne(
+                        db,
+                        sql:
+                            "SELECT count(*) FROM key_wraps WHERE key_id IN (SELECT key_id FROM case_epochs WHERE case_id = ?)",
+                        arguments: [cid]) ?? 0
+                guard !dryRun else { continue }
+                for sql in Self.purgeStatements { try db.execute(sql: sql, arguments: [cid]) }
+                try self.record(db, caller, "purge", "case:\(id)")
+            }
+            if !dryRun, !report.cases.isEmpty || report.held > 0 {
+                try self.record(
+                    db, caller, "purge",
+                    "cases:\(report.cases.count) messages:\(report.messages) wraps:\(report.wraps) held:\(report.held)")
+            }
+            return report
+        }
+        if !dryRun, !report.cases.isEmpty {
+            try await database.writer.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+        }
+        return report
+    }
+
+    /// Children first; every statement takes the case id.
+    static let purgeStatements = [
+        "DELETE FROM key_wraps WHERE key_id IN (SELECT key_id FROM case_epochs WHERE case_id = ?)",
+        "DELETE FROM messages WHERE case_id = ?",
+        "DELETE FROM case_reads WHERE case_id = ?",
+        "DELETE FROM case_grants WHERE case_id = ?",
+        "DELETE FROM access_requests WHERE case_id = ?",
+        "DELETE FROM case_epochs WHERE case_id = ?",
+        "DELETE FROM cases WHERE id = ?",
+    ]
+}
