@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Metrics
 import VaultCrypto
 
 /// One access-log entry (DESIGN.md "Access log"). Never content, never a channel id.
@@ -56,6 +57,8 @@ public enum AuditLog {
     /// Appends `entry` after the current head (read here, under the write lock; never cached).
     @discardableResult
     public static func append(_ entry: AuditEntry, in db: Database) throws -> AuditEntry {
+        let started = ContinuousClock.now
+        defer { Timer(label: "consultvault_audit_append_seconds").record(duration: ContinuousClock.now - started) }
         var e = entry
         let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1")
         let prevSeq: Int64 = head?["seq"] ?? 0

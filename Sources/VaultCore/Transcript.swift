@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import VaultCrypto
 
 /// Case metadata for listings; never content.
@@ -153,9 +154,32 @@ extension Vault {
             if case .denied(let e) = outcome { throw e }
             return []
         }
-        return try await database.read { db in
-            try rows.map { m in try self.open(m, case: c, desk: desk, db: db, as: user) }
+        // Each distinct epoch key is opened once; then the envelopes open in parallel on every core
+        // (a sealed-box open costs ~36 µs, so a 1,000-message page would take ~40 ms on one core).
+        let epochs: [[UInt8]: BoxKeyPair] = try await database.read { db in
+            var keys: [[UInt8]: BoxKeyPair] = [:]
+            for id in Set(rows.map(\.epochKeyID)) {
+                keys[id] = try self.openEpoch(db, keyID: id, case: c, desk: desk, as: user)
+            }
+            return keys
         }
+        return try Self.openAll(rows, caseID: c.id, epochs: epochs)
+    }
+
+    /// Opens envelopes in parallel chunks; any failure fails the whole page.
+    static func openAll(_ rows: [StoredMessage], caseID: ID, epochs: [[UInt8]: BoxKeyPair]) throws
+        -> [TranscriptMessage]
+    {
+        let chunks = min(rows.count, max(1, ProcessInfo.processInfo.activeProcessorCount) * 2)
+        guard chunks > 1 else { return try rows.map { try open($0, caseID: caseID, epochs: epochs) } }
+        let results = Mutex<[Int: Result<[TranscriptMessage], Error>]>([:])
+        let size = (rows.count + chunks - 1) / chunks
+        DispatchQueue.concurrentPerform(iterations: chunks) { i in
+            let slice = rows[min(rows.count, i * size)..<min(rows.count, (i + 1) * size)]
+            let r = Result { try slice.map { try open($0, caseID: caseID, epochs: epochs) } }
+            results.withLock { $0[i] = r }
+        }
+        return try results.withLock { all in try (0..<chunks).flatMap { try all[$0]?.get() ?? [] } }
     }
 
     /// Why `user` may not read case `c` now, or nil when they may: the assignee, a counselor of the desk for
@@ -179,11 +203,12 @@ extension Vault {
                 : "you may not read this case")
     }
 
-    private func open(_ m: StoredMessage, case c: CaseRow, desk: DeskState, db: Database, as user: UnlockedUser) throws
-        -> TranscriptMessage
+    private static func open(_ m: StoredMessage, caseID: ID, epochs: [[UInt8]: BoxKeyPair]) throws -> TranscriptMessage
     {
-        let envelope = m.envelope(caseID: c.id)
-        let epoch = try openEpoch(db, keyID: envelope.epochKeyID, case: c, desk: desk, as: user)
+        let envelope = m.envelope(caseID: caseID)
+        guard let epoch = epochs[envelope.epochKeyID] else {
+            throw VaultError.forbidden("no key for this part of the case")
+        }
         let plain: [UInt8]
         do {
             plain = try envelope.open(with: epoch)

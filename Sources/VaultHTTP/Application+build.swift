@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import Prometheus
 import ServiceLifecycle
 import VaultCore
 
@@ -26,9 +27,15 @@ public struct ServeConfiguration: Sendable {
 }
 
 /// Builds the router: every route of the contract, behind the error/request-id middleware.
-public func buildRouter(vault: Vault, configuration: ServeConfiguration) -> Router<VaultRequestContext> {
+public func buildRouter(
+    vault: Vault, configuration: ServeConfiguration,
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+) -> Router<VaultRequestContext> {
     let router = Router(context: VaultRequestContext.self)
     router.add(middleware: ErrorMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.info))
+    router.add(middleware: MetricsMiddleware())
+    MetricsController(vault: vault, registry: registry).addRoutes(to: router)
     let auth = Auth(vault: vault)
     ServiceController(vault: vault).addRoutes(to: router)
     RelayController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
@@ -41,14 +48,15 @@ public func buildRouter(vault: Vault, configuration: ServeConfiguration) -> Rout
 }
 
 /// Builds the application: router, session janitor (sweeps expired sessions, wipes all at shutdown).
-public func buildApplication(vault: Vault, configuration: ServeConfiguration, logger: Logger)
-    -> some ApplicationProtocol
-{
+public func buildApplication(
+    vault: Vault, configuration: ServeConfiguration, logger: Logger,
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+) -> some ApplicationProtocol {
     let address: BindAddress =
         configuration.unixPath.map { .unixDomainSocket(path: $0) }
         ?? .hostname(configuration.host, port: configuration.port)
     return Application(
-        router: buildRouter(vault: vault, configuration: configuration),
+        router: buildRouter(vault: vault, configuration: configuration, registry: registry),
         configuration: .init(address: address, serverName: nil),
         services: [VaultJanitor(vault: vault, logger: logger)],
         logger: logger)

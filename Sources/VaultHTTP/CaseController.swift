@@ -201,6 +201,7 @@ struct CaseController {
         let limit = try q.int("limit", range: 1...1000) ?? 100
         let messages = try await vault.transcript(
             caseID: id, afterSeq: after, limit: limit, as: user, requestID: context.requestID)
+        VaultMetrics.read()
         return try JSONBody.response(TranscriptJSON(caseID: id.description, messages: messages.map(MessageJSON.init)))
     }
 }

@@ -15,7 +15,10 @@ struct ErrorMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            response = try Self.map(error, context: context).response(from: request, context: context)
+            let apiError = Self.map(error, context: context)
+            if apiError.status == .forbidden { VaultMetrics.denial() }
+            if apiError.status == .unauthorized, request.uri.path == "/v1/sessions" { VaultMetrics.unlockFailure() }
+            response = try apiError.response(from: request, context: context)
         }
         response.headers[.requestID] = context.requestID
         response.headers[.cacheControl] = "no-store"

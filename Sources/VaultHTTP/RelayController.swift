@@ -52,11 +52,13 @@ struct RelayController {
         guard let sentAt = Timestamp.parse(sentAtString) else {
             throw APIError.invalid("`sent_at` must be an RFC 3339 time with offset, at most millisecond precision")
         }
+        let started = ContinuousClock.now
         let result = try await vault.ingest(
             InboundText(
                 desk: body.desk, channel: body.channel, channelUser: body.channelUser, externalID: body.externalId,
                 sentAt: sentAt, text: text),
             relay: relay, requestID: context.requestID)
+        VaultMetrics.ingest(ContinuousClock.now - started, duplicate: result.duplicate)
         return try JSONBody.response(
             MessageResponse(
                 messageID: result.messageID.description, caseID: result.caseID.description,

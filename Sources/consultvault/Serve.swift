@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
+import Prometheus
 import VaultCore
 import VaultCrypto
 import VaultHTTP
@@ -96,7 +98,9 @@ struct Serve: AsyncParsableCommand {
             }
             let location = serve.unixPath ?? "\(serve.host):\(serve.port)"
             logger.info("serving vault \(vault.keys.vaultID) on \(location)")
-            let app = buildApplication(vault: vault, configuration: serve, logger: logger)
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            let app = buildApplication(vault: vault, configuration: serve, logger: logger, registry: registry)
             try await app.runService()
         }
     }

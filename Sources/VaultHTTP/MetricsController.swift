@@ -1,0 +1,49 @@
+import Hummingbird
+import Metrics
+import Prometheus
+import VaultCore
+
+/// `GET /metrics`: Prometheus text. Counts and latencies only: no content, names or ids in any label.
+/// Counters and histograms come through swift-metrics (bootstrapped onto `registry` by `serve`); the gauges that
+/// describe the present (open sessions, desks with no unlocked supervisor) are computed at each scrape.
+struct MetricsController {
+    let vault: Vault
+    let registry: PrometheusCollectorRegistry
+
+    func addRoutes(to router: Router<VaultRequestContext>) {
+        router.get("/metrics", use: metrics)
+    }
+
+    @Sendable func metrics(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        registry.makeGauge(
+            descriptor: .init(
+                namespace: "consultvault", metricName: "sessions", unitName: "open", helpText: "Unlocked staff sessions"
+            )
+        ).set(Double(vault.sessions.sweep()))
+        let stalled = try await vault.desksWithoutUnlockedSupervisor()
+        registry.makeGauge(
+            descriptor: .init(
+                namespace: "consultvault", metricName: "desks_without_unlocked", unitName: "supervisor",
+                helpText: "Desks none of whose supervisors is unlocked")
+        ).set(Double(stalled.count))
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+    }
+}
+
+/// Names of the counters and timers the HTTP layer records.
+enum VaultMetrics {
+    static func ingest(_ duration: Duration, duplicate: Bool) {
+        Counter(label: "consultvault_ingest_total", dimensions: [("duplicate", duplicate ? "true" : "false")])
+            .increment()
+        Timer(label: "consultvault_ingest_seconds").record(duration: duration)
+    }
+
+    static func read() { Counter(label: "consultvault_transcript_reads_total").increment() }
+    static func denial() { Counter(label: "consultvault_denials_total").increment() }
+    static func unlockFailure() { Counter(label: "consultvault_unlock_failures_total").increment() }
+}
