@@ -57,7 +57,7 @@ public struct Envelope: Sendable, Equatable {
         author: String, sentAt: Int64
     ) throws -> Envelope {
         let epochKeyID = Hashing.keyID(epochPublicKey)
-        let messageKey = try SecretBytes.random(count: AEAD.keyLength)
+        let messageKey = try SecretBytes.random(count: AEAD.keyLength, transient: true)
         let aad = aad(
             messageID: messageID, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind,
             author: author,

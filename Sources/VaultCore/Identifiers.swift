@@ -37,11 +37,17 @@ public struct ID: Hashable, Sendable, CustomStringConvertible, Comparable {
     public var version: Int { Int(bytes[6] >> 4) }
 
     public var description: String {
-        let h = bytes.hex
-        let c = Array(h)
-        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-"
-            + String(c[20..<32])
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        for (i, b) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(0x2D) }
+            out.append(Self.hexDigits[Int(b >> 4)])
+            out.append(Self.hexDigits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     public static func < (a: ID, b: ID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 }

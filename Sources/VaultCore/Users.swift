@@ -104,7 +104,13 @@ public final class UnlockedUser: Sendable {
     public var role: Role { keys.role }
 
     func cached(_ keyID: [UInt8]) -> BoxKeyPair? { unwrapped.withLock { $0[keyID] } }
-    func cache(_ pair: BoxKeyPair) { unwrapped.withLock { $0[pair.keyID] = pair } }
+    /// Keeps an unwrapped key for the session's lifetime, in sodium_malloc memory.
+    func cache(_ pair: BoxKeyPair) {
+        guard let secret = try? pair.secretKey.protectedCopy(), let kept = try? BoxKeyPair(secretKey: secret) else {
+            return
+        }
+        unwrapped.withLock { $0[kept.keyID] = kept }
+    }
     /// Drops every unwrapped desk and case key (logout, expiry, rotation).
     func forget() { unwrapped.withLock { $0.removeAll() } }
 

@@ -52,7 +52,7 @@ public enum LabelledWrap {
         }
         guard fields[1] == scope else { throw CryptoError(.wrongLabel, "wrap belongs to another scope") }
         guard fields[2] == keyID else { throw CryptoError(.wrongLabel, "wrap holds another key") }
-        return try SecretBytes(copying: fields[3])
+        return try SecretBytes(copying: fields[3], transient: true)
     }
 
     /// Opens a wrapped X25519 secret and checks the recomputed public key against the key id.

@@ -37,7 +37,7 @@ public enum SealedBox {
         try Sodium.ready()
         let overhead = Int(crypto_box_sealbytes())
         guard sealed.count > overhead else { throw CryptoError(.invalidLength, "sealed box too short") }
-        let out = try SecretBytes(zeroedCount: sealed.count - overhead)
+        let out = try SecretBytes(zeroedCount: sealed.count - overhead, transient: true)
         let rc = out.withUnsafeMutableBytes { o in
             keyPair.secretKey.withUnsafeBytes { sk in
                 sealed.withUnsafeBufferPointer { c in
@@ -113,6 +113,7 @@ public enum AEAD {
     /// Decrypts into protected memory (for wrapped secrets).
     public static func openSecret(_ box: [UInt8], aad: [UInt8], key: SecretBytes) throws -> SecretBytes {
         var plain = try open(box, aad: aad, key: key)
-        return try SecretBytes(consuming: &plain)
+        defer { SecretBytes.wipe(&plain) }
+        return try SecretBytes(copying: plain, transient: true)
     }
 }

@@ -6,31 +6,49 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, Cu
     private let pointer: UnsafeMutableRawPointer
     /// Number of secret bytes.
     public let count: Int
+    /// Whether the bytes sit in sodium_malloc memory (guard pages, mlock) or in ordinary memory that is
+    /// still wiped on deinit. Per-message keys that live for microseconds use the latter: sodium_malloc costs
+    /// several system calls (mmap, mprotect, mlock, munmap) per allocation.
+    public let isProtected: Bool
 
-    /// Allocates `count` zeroed bytes.
-    /// - Throws: `CryptoError.outOfMemory` when sodium_malloc fails.
-    public init(zeroedCount count: Int) throws {
+    /// Allocates `count` zeroed bytes, in sodium_malloc memory unless `transient`.
+    /// - Throws: `CryptoError.outOfMemory` when the allocation fails.
+    public init(zeroedCount count: Int, transient: Bool = false) throws {
         try Sodium.ready()
-        guard count > 0, let p = sodium_malloc(count) else {
-            throw CryptoError(.outOfMemory, "could not allocate protected memory")
+        guard count > 0 else { throw CryptoError(.invalidLength, "a secret cannot be empty") }
+        if transient {
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 16)
+        } else {
+            guard let p = sodium_malloc(count) else {
+                throw CryptoError(.outOfMemory, "could not allocate protected memory")
+            }
+            pointer = p
         }
-        sodium_memzero(p, count)
-        self.pointer = p
+        sodium_memzero(pointer, count)
         self.count = count
+        self.isProtected = !transient
+    }
+
+    /// A copy in sodium_malloc memory (for a secret that will outlive the request that opened it).
+    public func protectedCopy() throws -> SecretBytes {
+        if isProtected { return self }
+        let copy = try SecretBytes(zeroedCount: count)
+        copy.pointer.copyMemory(from: pointer, byteCount: count)
+        return copy
     }
 
     /// Fresh random secret bytes.
-    public static func random(count: Int) throws -> SecretBytes {
-        let s = try SecretBytes(zeroedCount: count)
+    public static func random(count: Int, transient: Bool = false) throws -> SecretBytes {
+        let s = try SecretBytes(zeroedCount: count, transient: transient)
         randombytes_buf(s.pointer, count)
         return s
     }
 
     /// Copies bytes into protected memory. The caller stays responsible for wiping its own copy.
-    public convenience init(copying bytes: [UInt8]) throws {
+    public convenience init(copying bytes: [UInt8], transient: Bool = false) throws {
         let n = bytes.count
-        try self.init(zeroedCount: max(n, 1))
         if n == 0 { throw CryptoError(.invalidLength, "a secret cannot be empty") }
+        try self.init(zeroedCount: n, transient: transient)
         bytes.withUnsafeBytes { src in
             self.pointer.copyMemory(from: src.baseAddress!, byteCount: n)
         }
@@ -43,7 +61,12 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, Cu
     }
 
     deinit {
-        sodium_free(pointer)  // sodium_free wipes before releasing
+        if isProtected {
+            sodium_free(pointer)  // sodium_free wipes before releasing
+        } else {
+            sodium_memzero(pointer, count)
+            pointer.deallocate()
+        }
     }
 
     /// Lends the bytes read-only for the duration of `body`.

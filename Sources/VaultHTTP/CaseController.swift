@@ -39,33 +39,6 @@ struct CaseController {
         }
     }
 
-    struct MessageJSON: Encodable {
-        let m: TranscriptMessage
-
-        enum CodingKeys: String, CodingKey {
-            case id, seq, direction, kind, text, data, sentAt, author, retracted, delivery
-        }
-
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(m.id.description, forKey: .id)
-            try c.encode(m.seq, forKey: .seq)
-            try c.encode(m.direction, forKey: .direction)
-            try c.encode(m.kind, forKey: .kind)
-            try c.encode(m.text, forKey: .text)
-            try c.encode(m.data, forKey: .data)
-            try c.encode(Timestamp.format(m.sentAt), forKey: .sentAt)
-            try c.encode(m.author, forKey: .author)
-            try c.encode(m.retracted, forKey: .retracted)
-            try c.encodeNil(forKey: .delivery)
-        }
-    }
-
-    struct TranscriptJSON: Encodable {
-        let caseID: String
-        let messages: [MessageJSON]
-    }
-
     struct AssignRequest: Decodable {
         let assignee: String
     }
@@ -152,6 +125,54 @@ struct CaseController {
             messageCount: s.messageCount, unread: s.unread)
     }
 
+    /// `{"case_id", "messages": [...]}` written directly (see JSONWriter); the keys of API.md, sorted.
+    static func transcriptResponse(caseID: ID, messages: [TranscriptMessage]) -> Response {
+        var w = JSONWriter(capacity: 256 + messages.count * 700)
+        w.raw("{")
+        w.key("case_id")
+        w.string(caseID.description)
+        w.raw(",")
+        w.key("messages")
+        w.raw("[")
+        for (i, m) in messages.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{")
+            w.key("author")
+            w.string(m.author)
+            w.raw(",")
+            w.key("data")
+            w.object(m.data)
+            w.raw(",")
+            w.key("delivery")
+            w.raw("null,")
+            w.key("direction")
+            w.string(m.direction)
+            w.raw(",")
+            w.key("id")
+            w.string(m.id.description)
+            w.raw(",")
+            w.key("kind")
+            w.string(m.kind)
+            w.raw(",")
+            w.key("retracted")
+            w.bool(m.retracted)
+            w.raw(",")
+            w.key("sent_at")
+            w.string(Timestamp.format(m.sentAt))
+            w.raw(",")
+            w.key("seq")
+            w.int(m.seq)
+            w.raw(",")
+            w.key("text")
+            w.string(m.text)
+            w.raw("}")
+        }
+        w.raw("]}")
+        return Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: w.bytes)))
+    }
+
     static func caseID(_ context: VaultRequestContext) throws -> ID {
         guard let raw = context.parameters.get("id"), let id = ID(raw) else {
             throw APIError.invalid("the case id in the path must be a UUID")
@@ -202,6 +223,6 @@ struct CaseController {
         let messages = try await vault.transcript(
             caseID: id, afterSeq: after, limit: limit, as: user, requestID: context.requestID)
         VaultMetrics.read()
-        return try JSONBody.response(TranscriptJSON(caseID: id.description, messages: messages.map(MessageJSON.init)))
+        return Self.transcriptResponse(caseID: id, messages: messages)
     }
 }

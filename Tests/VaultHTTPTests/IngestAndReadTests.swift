@@ -211,4 +211,25 @@ import VaultTestSupport
             #expect(after.json["desks_without_unlocked_supervisor"] as? [String] == ["gyakutai"])
         }
     }
+
+    @Test("transcript JSON escapes quotes, backslashes and control characters exactly")
+    func escaping() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let tricky = "say \"hi\" \\ back\\slash\n\ttab \u{01}\u{1F} </script> 🙂 \u{2028} end"
+        try await makeApp(f).test(.router) { client in
+            let caseID = try #require(
+                (try await client.call(.post, "/v1/messages", token: f.relayToken, json: message(tricky))).json[
+                    "case_id"]
+                    as? String)
+            let token = try await unlockToken(client, f, "cou1")
+            let read = try await client.call(.get, "/v1/cases/\(caseID)/messages", token: token)
+            let messages = try #require(read.json["messages"] as? [[String: Any]])
+            #expect(messages.first?["text"] as? String == tricky)
+            #expect(messages.first?["data"] is NSNull)
+            #expect(messages.first?["delivery"] is NSNull)
+            #expect(messages.first?["seq"] as? Int == 1)
+            #expect(messages.first?["retracted"] as? Bool == false)
+        }
+    }
 }
