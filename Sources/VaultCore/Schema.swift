@@ -7,6 +7,9 @@ extension VaultDatabase {
         m.registerMigration("v1-foundation") { db in
             for statement in foundationSchema { try db.execute(sql: statement) }
         }
+        m.registerMigration("v2-audit") { db in
+            for statement in auditSchema { try db.execute(sql: statement) }
+        }
         return m
     }
 
