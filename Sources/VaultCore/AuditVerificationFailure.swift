@@ -34,8 +34,12 @@ public struct AuditVerificationSummary: Sendable, Equatable {
         if purges > 0 { s += ", \(purges) purge notes (\(purgedCases) cases)" }
         s += " verified with key \(keys.isEmpty ? "-" : keys.joined(separator: ", "))"
         if superseded > 0 { s += "; \(superseded) checkpoints superseded by a restore" }
-        s += newestAnchor > 0 ? "; newest checkpoint at seq \(newestAnchor)" : "; no checkpoint yet"
-        s += unanchored > 0 ? "; \(unanchored) entries after it are unanchored" : "; no unanchored entries"
+        if newestAnchor == 0 {
+            s += "; no checkpoint yet: all \(entries) entries are unanchored"
+        } else {
+            s += "; newest checkpoint at seq \(newestAnchor)"
+            s += unanchored > 0 ? "; \(unanchored) entries after it are unanchored" : "; no unanchored entries"
+        }
         return s
     }
 }

@@ -48,15 +48,16 @@ extension Vault {
         }
     }
 
-    /// Streams the export for an auditor (recorded as `audit.read` before anything is sent).
-    public func auditExport(as user: UnlockedUser, requestID: String, to sink: ([UInt8]) async throws -> Void)
-        async throws
-    {
+    /// Authorizes and records (`audit.read`) an auditor's export; then stream it with `writeAuditExport`.
+    /// - Throws: `.forbidden` (recorded) for anyone but an auditor.
+    public func beginAuditExport(as user: UnlockedUser, requestID: String) async throws {
         try await requireAuditor(user, "audit.read", "audit:export", requestID: requestID)
-        try await database.transaction { db in
-            try self.record(db, user.caller(requestID: requestID), "audit.read", "audit:export")
-        }
-        try await writeAuditExport(to: sink)
+        try await recordAuditRead(user.caller(requestID: requestID), target: "audit:export")
+    }
+
+    /// Records that `caller` read the log (the CLI's export, verify and report).
+    public func recordAuditRead(_ caller: Caller, target: String) async throws {
+        try await database.transaction { db in try self.record(db, caller, "audit.read", target) }
     }
 
     /// The break-glass review queue: every `breakglass.start` with its reason and review state, oldest first.

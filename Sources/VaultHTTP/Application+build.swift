@@ -34,10 +34,12 @@ public func buildRouter(vault: Vault, configuration: ServeConfiguration) -> Rout
     RelayController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     SessionController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     CaseController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    AuditController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     return router
 }
 
-/// Builds the application: router, session janitor (sweeps expired sessions, wipes all at shutdown).
+/// Builds the application: router, session janitor (sweeps expired sessions, wipes all at shutdown),
+/// checkpoint signer (timer and shutdown).
 public func buildApplication(vault: Vault, configuration: ServeConfiguration, logger: Logger)
     -> some ApplicationProtocol
 {
@@ -47,7 +49,7 @@ public func buildApplication(vault: Vault, configuration: ServeConfiguration, lo
     return Application(
         router: buildRouter(vault: vault, configuration: configuration),
         configuration: .init(address: address, serverName: nil),
-        services: [SessionJanitor(vault: vault, logger: logger)],
+        services: [SessionJanitor(vault: vault, logger: logger), CheckpointService(vault: vault, logger: logger)],
         logger: logger)
 }
 

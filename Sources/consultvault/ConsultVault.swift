@@ -13,5 +13,6 @@ struct ConsultVault: AsyncParsableCommand {
             """,
         subcommands: [
             Init.self, Serve.self, UserCommand.self, RecoveryKeyCommand.self, DeskCommand.self, TokenCommand.self,
+            AuditCommand.self,
         ])
 }

@@ -27,12 +27,20 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest media upload accepted (default 52428800).")
     var maxContentBytes: Int?
 
+    @Option(help: "Sign an audit checkpoint every N entries (default 1000; 0: only on time).")
+    var checkpointEvery: Int?
+
+    @Option(help: "Sign an audit checkpoint every T seconds when entries were added (default 60).")
+    var checkpointSeconds: Int?
+
     struct FileConfig: Decodable {
         var listen: String?
         var unix: String?
         var maxBodyBytes: Int?
         var maxContentBytes: Int?
         var logLevel: String?
+        var checkpointEvery: Int?
+        var checkpointSeconds: Int?
     }
 
     func run() async throws {
@@ -64,7 +72,16 @@ struct Serve: AsyncParsableCommand {
                 (file.logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"]).flatMap {
                     Logger.Level(rawValue: $0)
                 } ?? .info
-            let vault = try Vault.open(at: options.directory, logger: logger)
+            var settings = VaultSettings()
+            if let n = checkpointEvery ?? file.checkpointEvery {
+                guard n >= 0 else { throw VaultError(.invalidRequest, "--checkpoint-every must be 0 or more") }
+                settings.checkpointEvery = n
+            }
+            if let t = checkpointSeconds ?? file.checkpointSeconds {
+                guard t >= 1 else { throw VaultError(.invalidRequest, "--checkpoint-seconds must be at least 1") }
+                settings.checkpointSeconds = Int64(t)
+            }
+            let vault = try Vault.open(at: options.directory, settings: settings, logger: logger)
             if vault.isDemoVault {
                 logger.warning(
                     "this is a demo/test vault (Argon2id profile \(vault.kdfProfile.rawValue)): not for real consultations"
