@@ -4,8 +4,8 @@ extension AuditReport {
         <!DOCTYPE html>
         <html lang="en">
         <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <meta charset="utf-8"/>
+        <meta name="viewport" content="width=device-width, initial-scale=1"/>
         <title>ConsultVault access report {{since}} – {{until}}</title>
         <style>
         body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
