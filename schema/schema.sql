@@ -27,6 +27,21 @@ CREATE TABLE access_requests (
     decided_at INTEGER
 );
 
+CREATE TABLE audit_notes (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('checkpoint', 'restore', 'purge')),
+    seq INTEGER NOT NULL CHECK (seq >= 0),
+    time INTEGER NOT NULL,
+    note TEXT NOT NULL
+);
+
+CREATE TABLE audit_reviews (
+    breakglass_seq INTEGER PRIMARY KEY NOT NULL REFERENCES access_log(seq),
+    review_seq INTEGER NOT NULL UNIQUE REFERENCES access_log(seq),
+    reviewer TEXT NOT NULL,
+    reviewed_at INTEGER NOT NULL
+);
+
 CREATE TABLE auditor_keys (
     key_id BLOB PRIMARY KEY NOT NULL CHECK (length(key_id) = 16),
     public_key BLOB NOT NULL CHECK (length(public_key) = 32),
@@ -198,7 +213,11 @@ CREATE TABLE vault_meta (
     value BLOB NOT NULL
 ) WITHOUT ROWID;
 
+CREATE INDEX access_log_action ON access_log(action, seq);
+
 CREATE INDEX access_requests_desk ON access_requests(desk_id, state);
+
+CREATE INDEX audit_notes_seq ON audit_notes(seq);
 
 CREATE INDEX case_grants_expiry ON case_grants(expired, expires_at);
 
@@ -221,3 +240,9 @@ BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END;
 
 CREATE TRIGGER access_log_append_only_update BEFORE UPDATE ON access_log
 BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END;
+
+CREATE TRIGGER audit_notes_append_only_delete BEFORE DELETE ON audit_notes
+BEGIN SELECT RAISE(ABORT, 'audit_notes is append-only'); END;
+
+CREATE TRIGGER audit_notes_append_only_update BEFORE UPDATE ON audit_notes
+BEGIN SELECT RAISE(ABORT, 'audit_notes is append-only'); END;

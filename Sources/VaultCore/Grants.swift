@@ -188,6 +188,8 @@ extension Vault {
                     VALUES (?, ?, ?, 'breakglass', ?, ?, ?)
                     """,
                 arguments: [Data(ID.v4().bytes), Data(c.id.bytes), Data(user.id.bytes), seq, self.now(), expires])
+            // Every break-glass is anchored at once by a signed checkpoint (DESIGN.md "Access log").
+            try self.checkpoint(db, force: true)
             return .done(expires)
         }
         guard case .done(let r) = outcome else {

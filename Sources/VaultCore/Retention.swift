@@ -110,6 +110,10 @@ extension Vault {
                     db, caller, "purge",
                     "cases:\(report.cases.count) messages:\(report.messages) wraps:\(report.wraps) held:\(report.held)")
             }
+            if !dryRun, !report.cases.isEmpty {
+                // A signed purge note outside the database: a restore re-applies it to older backups.
+                try self.checkpoint(db, kind: .purge, purgedCases: report.cases, force: true)
+            }
             return report
         }
         if !dryRun, !report.cases.isEmpty {

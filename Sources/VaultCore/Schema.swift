@@ -13,6 +13,9 @@ extension VaultDatabase {
         m.registerMigration("v3-retention") { db in
             for statement in retentionSchema { try db.execute(sql: statement) }
         }
+        m.registerMigration("v2-audit") { db in
+            for statement in auditSchema { try db.execute(sql: statement) }
+        }
         return m
     }
 

@@ -13,6 +13,10 @@ public struct VaultSettings: Sendable {
     public var maxConcurrentDerivations = 2
     /// How long an approved access request or a break-glass lasts.
     public var grantSeconds: Int64 = 3600
+    /// A checkpoint is signed whenever the seq of a new entry is a multiple of this (0: never on count).
+    public var checkpointEvery = 1000
+    /// `serve` signs a checkpoint this often when entries were added (seconds).
+    public var checkpointSeconds: Int64 = 60
 
     public init() {}
 }
@@ -147,16 +151,26 @@ public final class Vault: Sendable {
         envelopeHash: [UInt8]? = nil, reason: String? = nil, desk: DeskState? = nil
     ) throws {
         let sealed = try reason.map { try sealReason($0, in: db, desk: desk) }
-        try AuditLog.append(
+        let entry = try AuditLog.append(
             AuditEntry(
                 time: now(), actor: caller.actor, role: caller.role, action: action, target: target, outcome: outcome,
                 requestID: caller.requestID, envelopeHash: envelopeHash, reasonSealed: sealed), in: db)
+        try checkpointIfDue(db, seq: entry.seq)
     }
 
     /// Seals a free-text reason to the auditors' key and the desk's oversight key:
     /// canonical(seal(auditors), seal(oversight) or empty), each a crypto_box_seal of the UTF-8 reason.
     /// - Throws: `.conflict` when no auditor has enrolled (there is no auditors' key to seal to).
     func sealReason(_ reason: String, in db: Database, desk: DeskState?) throws -> [UInt8] {
+        let pk = try auditorsPublicKey(db)
+        let text = Array(reason.utf8)
+        let forOversight = try desk.map { try SealedBox.seal(text, to: $0.manifest.oversightPublic) } ?? []
+        return Canonical.encode([try SealedBox.seal(text, to: pk), forOversight])
+    }
+
+    /// The auditors' public key, after checking the vault's signature on it.
+    /// - Throws: `.conflict` when no auditor has enrolled; `.integrity` on a bad signature.
+    func auditorsPublicKey(_ db: Database) throws -> [UInt8] {
         guard
             let row = try Row.fetchOne(
                 db, sql: "SELECT public_key, signature FROM auditor_keys ORDER BY created_at DESC LIMIT 1")
@@ -167,9 +181,7 @@ public final class Vault: Sendable {
                 signature: Array(row["signature"] as Data), message: auditorsKeyMessage(pk),
                 publicKey: keys.signing.publicKey)
         else { throw VaultError.integrity("the auditors' key does not carry the vault's signature") }
-        let text = Array(reason.utf8)
-        let forOversight = try desk.map { try SealedBox.seal(text, to: $0.manifest.oversightPublic) } ?? []
-        return Canonical.encode([try SealedBox.seal(text, to: pk), forOversight])
+        return pk
     }
 
     /// Records a denial in its own transaction, then throws it.

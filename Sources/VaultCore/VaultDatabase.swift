@@ -86,7 +86,7 @@ public struct VaultDatabase: Sendable {
     }
 
     static func map(_ e: DatabaseError) -> VaultError {
-        if e.message?.contains("access_log") == true {
+        if e.message?.contains("access_log") == true || e.message?.contains("audit_notes") == true {
             return VaultError(
                 .auditUnavailable,
                 "the access log could not be written; nothing was served. Check the disk and the database.")

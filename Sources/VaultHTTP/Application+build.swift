@@ -44,10 +44,12 @@ public func buildRouter(
     AccessController(vault: vault, auth: auth).addRoutes(to: router)
     DeskController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     AdminController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    AuditController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     return router
 }
 
-/// Builds the application: router, session janitor (sweeps expired sessions, wipes all at shutdown).
+/// Builds the application: router, janitor (sessions, grants, rotations, purge; wipes sessions at shutdown),
+/// checkpoint signer (timer and shutdown).
 public func buildApplication(
     vault: Vault, configuration: ServeConfiguration, logger: Logger,
     registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
@@ -58,7 +60,7 @@ public func buildApplication(
     return Application(
         router: buildRouter(vault: vault, configuration: configuration, registry: registry),
         configuration: .init(address: address, serverName: nil),
-        services: [VaultJanitor(vault: vault, logger: logger)],
+        services: [VaultJanitor(vault: vault, logger: logger), CheckpointService(vault: vault, logger: logger)],
         logger: logger)
 }
 

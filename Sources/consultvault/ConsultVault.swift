@@ -14,5 +14,6 @@ struct ConsultVault: AsyncParsableCommand {
         subcommands: [
             Init.self, Serve.self, UserCommand.self, RecoveryKeyCommand.self, DeskCommand.self, TokenCommand.self,
             PurgeCommand.self,
+            AuditCommand.self,
         ])
 }

@@ -8,12 +8,18 @@ struct DataOptions: ParsableArguments {
     @Option(name: .long, help: "The vault directory (env CONSULTVAULT_DATA; default ./vault-data).")
     var data: String?
 
+    init() {}
+
+    init(data: String?) { self.data = data }
+
     var directory: URL {
         URL(fileURLWithPath: data ?? ProcessInfo.processInfo.environment["CONSULTVAULT_DATA"] ?? "./vault-data")
             .standardizedFileURL
     }
 
-    func openVault() throws -> Vault { try Vault.open(at: directory) }
+    func openVault(settings: VaultSettings = VaultSettings()) throws -> Vault {
+        try Vault.open(at: directory, settings: settings)
+    }
 }
 
 /// Secrets come from an environment variable (scripts) or a no-echo prompt (people), never from arguments.

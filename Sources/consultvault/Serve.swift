@@ -41,6 +41,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How long an approved access request or a break-glass lasts, in seconds (default 3600).")
     var grantSeconds: Int64?
 
+    @Option(help: "Sign an audit checkpoint every N entries (default 1000; 0: only on time).")
+    var checkpointEvery: Int?
+
+    @Option(help: "Sign an audit checkpoint every T seconds when entries were added (default 60).")
+    var checkpointSeconds: Int?
+
     struct FileConfig: Decodable {
         var sessionIdleSeconds: Int64?
         var sessionLifetimeSeconds: Int64?
@@ -50,6 +56,8 @@ struct Serve: AsyncParsableCommand {
         var maxBodyBytes: Int?
         var maxContentBytes: Int?
         var logLevel: String?
+        var checkpointEvery: Int?
+        var checkpointSeconds: Int?
     }
 
     func run() async throws {
@@ -89,6 +97,14 @@ struct Serve: AsyncParsableCommand {
                 settings.grantSeconds >= 60
             else {
                 throw VaultError(.invalidRequest, "session and grant durations must be at least 60 s (lifetime ≥ idle)")
+            }
+            if let n = checkpointEvery ?? file.checkpointEvery {
+                guard n >= 0 else { throw VaultError(.invalidRequest, "--checkpoint-every must be 0 or more") }
+                settings.checkpointEvery = n
+            }
+            if let t = checkpointSeconds ?? file.checkpointSeconds {
+                guard t >= 1 else { throw VaultError(.invalidRequest, "--checkpoint-seconds must be at least 1") }
+                settings.checkpointSeconds = Int64(t)
             }
             let vault = try Vault.open(at: options.directory, settings: settings, logger: logger)
             if vault.isDemoVault {

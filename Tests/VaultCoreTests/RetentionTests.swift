@@ -45,6 +45,9 @@ import VaultTestSupport
         }
         #expect(left == 0 && wraps == 0 && epochs == 0)
         #expect(entries.contains { $0.action == "purge" && $0.target == "case:\(gone.caseID)" })
+        let notes = try String(contentsOf: f.directory.appendingPathComponent("audit-checkpoints.log"), encoding: .utf8)
+        #expect(notes.contains("\"type\":\"purge\""))
+        #expect(notes.contains("purge case:\(gone.caseID)"))
         for (path, data) in try f.allBytes() where path.contains("vault.sqlite") {
             #expect(data.range(of: Data(canary.utf8)) == nil, "canary in \(path)")
         }

@@ -191,6 +191,10 @@ import VaultTestSupport
             }
         }
         #expect(entry?.reasonSealed?.isEmpty == false)
+        let anchored = try await f.vault.database.read { db in
+            try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit_notes")
+        }
+        #expect(anchored == entry?.seq)  // the break-glass is anchored by a checkpoint at once
         clock.advance(seconds: 3601)
         try await f.vault.expireGrants()
         let freshSup = try await f.unlock("sup")

@@ -415,6 +415,34 @@ def build(previous):
         assert hashlib.sha256(n.encode() + b"\n" + raw).digest()[:4].hex() == kh
     checks.append(check_verifier)
 
+    # --- 6.3-6.6 checkpoint note over the chain above, signed by the vault key; export lines
+    cp_time = SENT_AT_MS + 239877                                 # 2024-11-22T00:04:00Z
+    cp_text = "%s\n%d\n%s\ntime %d\n" % (name, entries[-1]["seq"], b64(H(entries[-1]["hash"])), cp_time)
+    cp_sig = sign_detached(cp_text.encode("utf-8"), vault_sk)
+    cp_note = cp_text + "\n" + "\u2014 %s %s\n" % (name, b64(bytes.fromhex(keyhash) + cp_sig))
+
+    def export_line(e):
+        return json.dumps({
+            "type": "entry", "seq": e["seq"], "time_ms": e["time_ms"], "actor": e["actor"], "role": e["role"],
+            "action": e["action"], "target": e["target"], "outcome": e["outcome"], "request_id": e["request_id"],
+            "envelope_hash": e["envelope_hash"] or None,
+            "reason_sealed": b64(H(e["reason_sealed"])) if e["reason_sealed"] else None, "hash": e["hash"],
+        }, ensure_ascii=False, separators=(",", ":"))
+    export_lines = [export_line(e) for e in entries]
+    export_lines.append(json.dumps({"type": "checkpoint", "note": cp_note}, ensure_ascii=False,
+                                   separators=(",", ":")))
+    checkpoint = {"time_ms": cp_time, "text": cp_text, "signature": cp_sig.hex(), "note": cp_note,
+                  "export": "\n".join(export_lines) + "\n"}
+
+    def check_checkpoint():
+        verify_detached(cp_sig, cp_text.encode("utf-8"), vault_pk)
+        body, sigs = cp_note.split("\n\n", 1)
+        dash, signer, sig64 = sigs.rstrip("\n").split(" ")
+        raw = base64.b64decode(sig64, validate=True)
+        assert dash == "\u2014" and signer == name and raw[:4].hex() == keyhash and raw[4:] == cp_sig
+        assert body + "\n" == cp_text
+    checks.append(check_checkpoint)
+
     # --- 8. token hash
     token = "cvr_" + b64url_nopad(TOKEN_RANDOM)
     token_hash = {"token": token, "hash": blake2b(token.encode("utf-8"), 32).hex()}
@@ -449,6 +477,7 @@ def build(previous):
         "audit_chain": {"entries": entries},
         "routing": routing,
         "verifier_key": verifier_key,
+        "audit_checkpoint": checkpoint,
         "token_hash": token_hash,
     }
     return vectors, checks, sealer

@@ -1,0 +1,49 @@
+import Foundation
+import GRDB
+
+extension Vault {
+    /// Streams the export (FORMAT.md §6.6): every entry up to the head at the start, then every stored note
+    /// anchoring at most that head, as JSON Lines in chunks of whole lines.
+    /// - Returns: the number of entries written.
+    /// - Throws: whatever `sink` throws; `.storageUnavailable` when the database cannot be read.
+    @discardableResult
+    public func writeAuditExport(pageSize: Int = 20_000, to sink: ([UInt8]) async throws -> Void) async throws -> Int64
+    {
+        let head = try await database.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM access_log") ?? 0 }
+        var after: Int64 = 0
+        while after < head {
+            let from = after
+            let page = try await database.read { db in
+                try AuditLog.entries(in: db, after: from, limit: pageSize).filter { $0.seq <= head }
+            }
+            guard let last = page.last else { break }
+            var chunk: [UInt8] = []
+            chunk.reserveCapacity(page.count * 400)
+            for e in page { chunk.append(contentsOf: e.exportLine) }
+            try await sink(chunk)
+            after = last.seq
+        }
+        var chunk: [UInt8] = []
+        for n in try await auditNotes(upTo: head) {
+            chunk.append(contentsOf: try SignedNote(parsing: n.note).line(kind: n.kind))
+        }
+        if !chunk.isEmpty { try await sink(chunk) }
+        return after
+    }
+
+    /// Verifies the live log (`audit verify --data`): the database's entries and notes and the checkpoint file,
+    /// against `verifiers` (default: this vault's key).
+    /// - Throws: `AuditVerificationFailure` naming the first bad seq.
+    public func verifyAuditLog(
+        verifiers: [NoteVerifier]? = nil, checkpointFile file: CheckpointFile? = nil
+    ) async throws -> AuditVerificationSummary {
+        let verifier = AuditVerifier(
+            verifiers: verifiers ?? [NoteVerifier(name: keys.noteName, publicKey: keys.signing.publicKey)])
+        let f = file ?? checkpointFile
+        if let bytes = f.contents() { try verifier.addCheckpointFile(bytes, name: f.url.lastPathComponent) }
+        try await writeAuditExport { chunk in
+            try chunk.withUnsafeBufferPointer { try verifier.feedExport($0) }
+        }
+        return try verifier.finish()
+    }
+}
