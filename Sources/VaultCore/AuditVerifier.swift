@@ -12,6 +12,11 @@ public final class AuditVerifier {
     }
 
     private let verifiers: [NoteVerifier]
+    /// For a restore from an older backup checked against a newer checkpoint file: notes anchoring seqs past the
+    /// end of the log are skipped (counted in `summary.beyondEnd`) instead of failing as a truncated tail.
+    public var allowNotesBeyondEnd = false
+    /// Purge notes past the end of the log (with `allowNotesBeyondEnd`): the purges a restore re-applies.
+    public private(set) var purgesBeyondEnd: [AuditNote] = []
     private var hashes: [UInt8] = []
     private var previous = AuditLog.genesis
     private var next: Int64 = 1
@@ -225,6 +230,10 @@ public final class AuditVerifier {
         var anchored: Int64 = 0
         for n in live {
             let s = n.note.seq
+            if s > last, allowNotesBeyondEnd {
+                if n.note.kind == .purge { purgesBeyondEnd.append(n.note) }
+                continue
+            }
             guard s <= last else {
                 throw AuditVerificationFailure(
                     seq: last + 1,

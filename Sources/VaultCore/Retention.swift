@@ -124,6 +124,27 @@ extension Vault {
         return report
     }
 
+    /// Re-applies a purge (restore): removes exactly these cases if they are present; recorded with a purge note.
+    /// - Returns: the ids that were present and removed.
+    func purgeCases(_ ids: [ID], caller: Caller) async throws -> [ID] {
+        let removed: [ID] = try await database.transaction { db in
+            var removed: [ID] = []
+            for id in ids where try CaseRow.find(db, id: id) != nil {
+                for sql in Self.purgeStatements { try db.execute(sql: sql, arguments: [Data(id.bytes)]) }
+                try self.record(db, caller, "purge", "case:\(id) reapplied")
+                removed.append(id)
+            }
+            if !removed.isEmpty { try self.checkpoint(db, kind: .purge, purgedCases: removed, force: true) }
+            return removed
+        }
+        if !removed.isEmpty {
+            try await database.writer.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+        }
+        return removed
+    }
+
     /// Children first; every statement takes the case id.
     static let purgeStatements = [
         "DELETE FROM key_wraps WHERE key_id IN (SELECT key_id FROM case_epochs WHERE case_id = ?)",

@@ -37,13 +37,23 @@ extension Vault {
     public func verifyAuditLog(
         verifiers: [NoteVerifier]? = nil, checkpointFile file: CheckpointFile? = nil
     ) async throws -> AuditVerificationSummary {
+        try await verifyAuditLog(verifiers: verifiers, checkpointFile: file, allowNotesBeyondEnd: false).summary
+    }
+
+    /// As `verifyAuditLog`, optionally skipping notes past the end of the log (a restore checked against a newer
+    /// checkpoint file); returns the purge notes so skipped, for the restore to re-apply.
+    public func verifyAuditLog(
+        verifiers: [NoteVerifier]?, checkpointFile file: CheckpointFile?, allowNotesBeyondEnd: Bool
+    ) async throws -> (summary: AuditVerificationSummary, purgesBeyondEnd: [AuditNote]) {
         let verifier = AuditVerifier(
             verifiers: verifiers ?? [NoteVerifier(name: keys.noteName, publicKey: keys.signing.publicKey)])
+        verifier.allowNotesBeyondEnd = allowNotesBeyondEnd
         let f = file ?? checkpointFile
         if let bytes = f.contents() { try verifier.addCheckpointFile(bytes, name: f.url.lastPathComponent) }
         try await writeAuditExport { chunk in
             try chunk.withUnsafeBufferPointer { try verifier.feedExport($0) }
         }
-        return try verifier.finish()
+        let summary = try verifier.finish()
+        return (summary, verifier.purgesBeyondEnd)
     }
 }

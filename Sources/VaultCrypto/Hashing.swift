@@ -75,3 +75,34 @@ public enum Hashing {
     /// Key id of a public key: unkeyed 16-byte BLAKE2b.
     public static func keyID(_ publicKey: [UInt8]) -> [UInt8] { blake2b(publicKey, outputLength: 16) }
 }
+
+/// Incremental BLAKE2b for large inputs (backup archives): update in chunks, then finish once.
+public final class Blake2bStream {
+    private let state: UnsafeMutableRawPointer
+    private let outputLength: Int
+    private var finished = false
+
+    public init(outputLength: Int = 32) {
+        _ = try? Sodium.ready()
+        self.outputLength = outputLength
+        state = UnsafeMutableRawPointer.allocate(byteCount: crypto_generichash_statebytes(), alignment: 64)
+        crypto_generichash_init(OpaquePointer(state), nil, 0, outputLength)
+    }
+
+    deinit { state.deallocate() }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        precondition(!finished, "Blake2bStream used after finish")
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        crypto_generichash_update(OpaquePointer(state), base.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+    }
+
+    public func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
+
+    public func finish() -> [UInt8] {
+        finished = true
+        var out = [UInt8](repeating: 0, count: outputLength)
+        crypto_generichash_final(OpaquePointer(state), &out, outputLength)
+        return out
+    }
+}
