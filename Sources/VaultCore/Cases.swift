@@ -57,8 +57,7 @@ extension Vault {
         let pk = Array(row["public_key"] as Data)
         let message = EpochKey.signedMessage(deskID: c.deskID, caseID: c.id, epoch: epoch, publicKey: pk)
         guard Array(row["key_id"] as Data) == Hashing.keyID(pk),
-            verified.verify(
-                signature: Array(row["signature"] as Data), message: message, publicKey: keys.signing.publicKey)
+            verifyVaultSignature(Array(row["signature"] as Data), message)
         else {
             throw VaultError.integrity("a case epoch key does not carry the vault's signature; refusing to seal to it")
         }

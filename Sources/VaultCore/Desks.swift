@@ -60,7 +60,11 @@ extension Vault {
         }
         let signerKey: [UInt8]
         if signer == "vault" {
-            signerKey = keys.signing.publicKey
+            guard verifyVaultSignature(signature, body) else {
+                throw VaultError.integrity(
+                    "desk manifest version \(version) has a bad signature; refusing to seal to its keys")
+            }
+            return manifest
         } else {
             guard version > 1 else { throw VaultError.integrity("desk manifest version 1 must be signed by the vault") }
             let previous = try verifiedManifest(db, deskID: deskID, version: version - 1)

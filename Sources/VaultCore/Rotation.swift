@@ -182,3 +182,19 @@ extension Vault {
         }
     }
 }
+
+extension Vault {
+    /// Rotates the vault signing key: one checkpoint carries both signatures (old and new), then keys/ gets the new
+    /// seed and the new verifier line ahead of the old ones, which keep everything signed before verifiable.
+    /// A running `serve` keeps signing with the old key until it restarts; both verify.
+    /// - Returns: the new verifier key line.
+    public func rotateSigningKey(caller: Caller) async throws -> String {
+        let new = try SigningKeyPair.generate()
+        try await database.transaction { db in
+            try self.record(db, caller, "key.rotate", "vault-signing new:\(Array(new.keyID.prefix(8)).hex)")
+            try self.checkpoint(db, force: true, signers: [self.keys.signing, new])
+        }
+        try VaultKeys.installSigningKey(new, previous: keys, in: Vault.keysDirectory(directory))
+        return VaultKeys.verifierKey(name: keys.noteName, publicKey: new.publicKey)
+    }
+}

@@ -225,7 +225,7 @@ extension Vault {
         let keys = UserKeys(userID: user.id, username: user.username, role: user.role, boxPublic: box, signPublic: sign)
         let message = UserKeys.attestationMessage(
             userID: user.id, username: user.username, role: user.role, box: box, sign: sign)
-        guard verified.verify(signature: att, message: message, publicKey: self.keys.signing.publicKey) else {
+        guard verifyVaultSignature(att, message) else {
             throw VaultError.integrity(
                 "the stored public keys of \(user.username) do not carry a valid vault attestation; refusing to use them"
             )

@@ -46,7 +46,7 @@ extension Vault {
         verifiers: [NoteVerifier]?, checkpointFile file: CheckpointFile?, allowNotesBeyondEnd: Bool
     ) async throws -> (summary: AuditVerificationSummary, purgesBeyondEnd: [AuditNote]) {
         let verifier = AuditVerifier(
-            verifiers: verifiers ?? [NoteVerifier(name: keys.noteName, publicKey: keys.signing.publicKey)])
+            verifiers: verifiers ?? keys.allSigningKeys.map { NoteVerifier(name: keys.noteName, publicKey: $0) })
         verifier.allowNotesBeyondEnd = allowNotesBeyondEnd
         let f = file ?? checkpointFile
         if let bytes = f.contents() { try verifier.addCheckpointFile(bytes, name: f.url.lastPathComponent) }

@@ -136,6 +136,11 @@ public final class Vault: Sendable {
         self.logger = logger
     }
 
+    /// Checks a signature by the vault's current or any earlier signing key (attestations, epochs, manifests).
+    func verifyVaultSignature(_ signature: [UInt8], _ message: [UInt8]) -> Bool {
+        keys.allSigningKeys.contains { verified.verify(signature: signature, message: message, publicKey: $0) }
+    }
+
     /// True for demo and test vaults (weaker Argon2id than MODERATE): `serve` warns at every start.
     public var isDemoVault: Bool { kdfProfile != .moderate }
 
@@ -177,9 +182,7 @@ public final class Vault: Sendable {
         else { throw VaultError.conflict("no auditor has enrolled; reasons cannot be recorded yet") }
         let pk = Array(row["public_key"] as Data)
         guard
-            verified.verify(
-                signature: Array(row["signature"] as Data), message: auditorsKeyMessage(pk),
-                publicKey: keys.signing.publicKey)
+            verifyVaultSignature(Array(row["signature"] as Data), auditorsKeyMessage(pk))
         else { throw VaultError.integrity("the auditors' key does not carry the vault's signature") }
         return pk
     }

@@ -9,6 +9,12 @@ public struct VaultKeys: Sendable {
     public let signing: SigningKeyPair
     public let pseudonym: SecretBytes
     public let box: SecretBytes
+    /// Public keys of earlier vault signing keys (after `key rotate-signing`), kept so that every attestation,
+    /// epoch, manifest and checkpoint they signed still verifies. Newest first.
+    public var previousSigningKeys: [[UInt8]] = []
+
+    /// The current and every earlier signing public key.
+    public var allSigningKeys: [[UInt8]] { [signing.publicKey] + previousSigningKeys }
 
     public static let files = ["vault-signing.key", "vault-signing.pub", "pseudonym.key", "vault-box.key"]
 
@@ -52,14 +58,23 @@ public struct VaultKeys: Sendable {
             pseudonym: readSecret(directory.appendingPathComponent("pseudonym.key")),
             box: readSecret(directory.appendingPathComponent("vault-box.key")))
         let pubPath = directory.appendingPathComponent("vault-signing.pub")
-        let published = (try? String(contentsOf: pubPath, encoding: .utf8))?.trimmingCharacters(
-            in: .whitespacesAndNewlines)
-        guard published == keys.verifierKey else {
+        let lines = ((try? String(contentsOf: pubPath, encoding: .utf8)) ?? "").split(separator: "\n").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }.filter { !$0.isEmpty }
+        guard lines.first == keys.verifierKey else {
             throw VaultError.integrity(
                 "\(pubPath.path) does not match vault-signing.key for this vault; restore keys/ from the backup of this vault"
             )
         }
-        return keys
+        var loaded = keys
+        loaded.previousSigningKeys = try lines.dropFirst().map { line in
+            let parts = line.split(separator: "+", maxSplits: 2).map(String.init)
+            guard parts.count == 3, parts[0] == keys.noteName, let raw = Data(base64Encoded: parts[2]), raw.count == 33,
+                raw.first == 0x01
+            else { throw VaultError.integrity("\(pubPath.path) holds a malformed earlier verifier key") }
+            return Array(raw.dropFirst())
+        }
+        return loaded
     }
 
     /// Refuses a keys folder or key file readable or writable by group or others.
@@ -86,6 +101,24 @@ public struct VaultKeys: Sendable {
                     "\(path) is readable by group or others (mode \(String(m, radix: 8))); run: chmod 600 \(path)")
             }
         }
+    }
+
+    /// Replaces the signing key: the new seed goes to vault-signing.key (written beside it, then renamed), the new
+    /// verifier line first in vault-signing.pub followed by every earlier one.
+    static func installSigningKey(_ new: SigningKeyPair, previous: VaultKeys, in directory: URL) throws {
+        let fm = FileManager.default
+        let keyTmp = directory.appendingPathComponent("vault-signing.key.new")
+        let pubTmp = directory.appendingPathComponent("vault-signing.pub.new")
+        try? fm.removeItem(at: keyTmp)
+        try? fm.removeItem(at: pubTmp)
+        try writeSecret(new.seed, to: keyTmp)
+        let lines =
+            [verifierKey(name: previous.noteName, publicKey: new.publicKey)]
+            + previous.allSigningKeys.map { verifierKey(name: previous.noteName, publicKey: $0) }
+        try writeFile(Array((lines.joined(separator: "\n") + "\n").utf8), to: pubTmp)
+        guard rename(pubTmp.path, directory.appendingPathComponent("vault-signing.pub").path) == 0,
+            rename(keyTmp.path, directory.appendingPathComponent("vault-signing.key").path) == 0
+        else { throw VaultError(.storageUnavailable, "cannot install the new signing key in \(directory.path)") }
     }
 
     private static func writeSecret(_ secret: SecretBytes, to url: URL) throws {
