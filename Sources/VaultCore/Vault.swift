@@ -74,6 +74,10 @@ public final class Vault: Sendable {
         try fm.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let vaultID = ID.v4()
         _ = try VaultKeys.create(in: keysDirectory(directory), vaultID: vaultID)
+        // SQLite gives the WAL and shared-memory files the database file's mode: create it 0600 first.
+        guard fm.createFile(atPath: databasePath(directory), contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw VaultError(.storageUnavailable, "cannot create \(databasePath(directory))")
+        }
         let db = try VaultDatabase(path: databasePath(directory))
         let floor = minRetentionDays ?? (kdf == .moderate ? 365 : 0)
         guard floor >= 0 else { throw VaultError.invalid("--min-retention-days must be 0 or more") }

@@ -32,9 +32,10 @@ public func buildRouter(
     registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) -> Router<VaultRequestContext> {
     let router = Router(context: VaultRequestContext.self)
+    // Metrics outermost, so they see the status the error middleware turned each error into.
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: LogRequestsMiddleware(.info))
-    router.add(middleware: MetricsMiddleware())
     MetricsController(vault: vault, registry: registry).addRoutes(to: router)
     let auth = Auth(vault: vault)
     ServiceController(vault: vault).addRoutes(to: router)

@@ -52,6 +52,19 @@ enum JSONBody {
         }
     }
 
+    /// The JSON key a decoded property came from (`externalId` → `external_id`).
+    static func snakeCase(_ key: String) -> String {
+        var out = ""
+        for c in key {
+            if c.isUppercase {
+                out += "_" + c.lowercased()
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
     private static func typeName(_ t: Any.Type) -> String {
         switch t {
         case is String.Type: return "string"
