@@ -13,14 +13,14 @@ public final class AuditVerifier {
 
     private let verifiers: [NoteVerifier]
     private var hashes: [UInt8] = []
-    private var previous = AuditLog.genesis
     private var next: Int64 = 1
     private var fileNotes: [Note] = []
     private var exportNotes: [Note] = []
     private var seen = Set<String>()
     private var keysUsed = Set<String>()
     private var fields: [FlatJSON.Field] = []
-    private var canon: [UInt8] = []
+    private var canon: [UInt8] = AuditLog.genesis
+    private var slots = [FlatJSON.Value?](repeating: nil, count: 6)
     private var exportLine = 0
 
     public init(verifiers: [NoteVerifier]) {
@@ -34,9 +34,9 @@ public final class AuditVerifier {
     public func addCheckpointFile(_ bytes: [UInt8], name: String) throws {
         var lineNumber = 0
         try bytes.withUnsafeBufferPointer { all in
-            for line in Self.lines(all) {
+            try Self.forEachLine(all) { line in
                 lineNumber += 1
-                if line.isEmpty { continue }
+                if line.isEmpty { return }
                 if let n = try note(line, source: "\(name) line \(lineNumber)") { fileNotes.append(n) }
             }
         }
@@ -46,7 +46,7 @@ public final class AuditVerifier {
     /// - Throws: `AuditVerificationFailure` at the first bad line.
     public func feedExport(_ bytes: UnsafeBufferPointer<UInt8>, progress: ((Double) -> Void)? = nil) throws {
         var count = 0
-        for line in Self.lines(bytes) {
+        try Self.forEachLine(bytes) { line in
             try feed(line: line)
             count += 1
             if count & 0xffff == 0, let progress, let base = bytes.baseAddress, let at = line.baseAddress {
@@ -75,33 +75,45 @@ public final class AuditVerifier {
         }
     }
 
+    private static let names: [StaticString] = ["actor", "role", "action", "target", "outcome", "request_id"]
+
+    /// Checks one entry line; `canon` holds hash_{n-1} in its first 32 bytes, then entry_n is built after it.
     private func entry(_ p: UnsafeBufferPointer<UInt8>) throws {
         var seq: Int64?
         var time: Int64?
-        var strings = [FlatJSON.Value?](repeating: nil, count: 6)  // actor, role, action, target, outcome, request_id
         var envelope: FlatJSON.Value?
         var reason: FlatJSON.Value?
         var stored: FlatJSON.Value?
-        let names: [StaticString] = ["actor", "role", "action", "target", "outcome", "request_id"]
+        for k in 0..<6 { slots[k] = nil }
         let expected = next
         func bad(_ why: String) -> AuditVerificationFailure { AuditVerificationFailure(seq: expected, why) }
         for f in fields {
-            if FlatJSON.key(f, is: "type", in: p) { continue }
-            if FlatJSON.key(f, is: "seq", in: p), case .int(let v) = f.value {
+            var known = true
+            switch f.key.count {
+            case 3 where FlatJSON.key(f, is: "seq", in: p):
+                guard case .int(let v) = f.value else {
+                    known = false
+                    break
+                }
                 seq = v
-            } else if FlatJSON.key(f, is: "time_ms", in: p), case .int(let v) = f.value {
+            case 4 where FlatJSON.key(f, is: "type", in: p): break
+            case 4 where FlatJSON.key(f, is: "hash", in: p): stored = f.value
+            case 7 where FlatJSON.key(f, is: "time_ms", in: p):
+                guard case .int(let v) = f.value else {
+                    known = false
+                    break
+                }
                 time = v
-            } else if FlatJSON.key(f, is: "envelope_hash", in: p) {
-                envelope = f.value
-            } else if FlatJSON.key(f, is: "reason_sealed", in: p) {
-                reason = f.value
-            } else if FlatJSON.key(f, is: "hash", in: p) {
-                stored = f.value
-            } else if let i = names.firstIndex(where: { FlatJSON.key(f, is: $0, in: p) }) {
-                strings[i] = f.value
-            } else {
-                throw bad("export line \(exportLine) has an unexpected or mistyped field")
+            case 13 where FlatJSON.key(f, is: "envelope_hash", in: p): envelope = f.value
+            case 13 where FlatJSON.key(f, is: "reason_sealed", in: p): reason = f.value
+            default:
+                if let i = Self.names.firstIndex(where: { FlatJSON.key(f, is: $0, in: p) }) {
+                    slots[i] = f.value
+                } else {
+                    known = false
+                }
             }
+            guard known else { throw bad("export line \(exportLine) has an unexpected or mistyped field") }
         }
         guard let seq else { throw bad("export line \(exportLine) has no integer `seq`") }
         guard seq == expected else {
@@ -111,49 +123,91 @@ public final class AuditVerifier {
                     : "entry out of order: seq \(seq) appears after seq \(expected - 1) (reordered or duplicated)")
         }
         guard let time, time >= 0 else { throw bad("`time_ms` is missing or negative") }
-        canon.removeAll(keepingCapacity: true)
-        canon.append(contentsOf: Canonical.u32(8) + Canonical.u64(seq) + Canonical.u32(8) + Canonical.u64(time))
-        for (i, v) in strings.enumerated() {
-            guard let v, let b = FlatJSON.bytes(v, in: p) else { throw bad("`\(names[i])` is missing or not a string") }
-            if i == 4, !["allowed", "denied", "error"].contains(where: { b == Array($0.utf8) }) {
-                throw bad("`outcome` is not allowed, denied or error")
+        canon.removeSubrange(32...)
+        Self.appendU32(8, to: &canon)
+        Self.appendU64(UInt64(seq), to: &canon)
+        Self.appendU32(8, to: &canon)
+        Self.appendU64(UInt64(time), to: &canon)
+        for i in 0..<6 {
+            guard let v = slots[i], let n = FlatJSON.length(v) else {
+                throw bad("`\(Self.names[i])` is missing or not a string")
             }
-            canon.append(contentsOf: Canonical.u32(UInt32(b.count)))
-            canon.append(contentsOf: b)
+            Self.appendU32(UInt32(n), to: &canon)
+            _ = FlatJSON.append(v, in: p, to: &canon)
+            if i == 4 {
+                let outcome = canon.suffix(n)
+                guard ["allowed", "denied", "error"].contains(where: { $0.utf8.elementsEqual(outcome) }) else {
+                    throw bad("`outcome` is not allowed, denied or error")
+                }
+            }
         }
-        let envelopeBytes: [UInt8]
         switch envelope {
-        case .null: envelopeBytes = []
-        case .some(let v):
-            guard let s = FlatJSON.bytes(v, in: p), let h = Self.hex(s), h.count == 32 else {
+        case .null: Self.appendU32(0, to: &canon)
+        case .span(let r) where r.count == 64:
+            Self.appendU32(32, to: &canon)
+            guard Self.appendHex(UnsafeBufferPointer(rebasing: p[r]), to: &canon) else {
                 throw bad("`envelope_hash` is neither null nor 64 hex digits")
             }
-            envelopeBytes = h
         case .none: throw bad("`envelope_hash` is missing")
+        default: throw bad("`envelope_hash` is neither null nor 64 hex digits")
         }
-        let reasonBytes: [UInt8]
         switch reason {
-        case .null: reasonBytes = []
+        case .null: Self.appendU32(0, to: &canon)
         case .some(let v):
             guard let s = FlatJSON.bytes(v, in: p), let d = Data(base64Encoded: Data(s)) else {
                 throw bad("`reason_sealed` is neither null nor base64")
             }
-            reasonBytes = Array(d)
+            Self.appendU32(UInt32(d.count), to: &canon)
+            canon.append(contentsOf: d)
         case .none: throw bad("`reason_sealed` is missing")
         }
-        canon.append(contentsOf: Canonical.u32(UInt32(envelopeBytes.count)))
-        canon.append(contentsOf: envelopeBytes)
-        canon.append(contentsOf: Canonical.u32(UInt32(reasonBytes.count)))
-        canon.append(contentsOf: reasonBytes)
-        guard let stored, let s = FlatJSON.bytes(stored, in: p), let storedHash = Self.hex(s), storedHash.count == 32
-        else { throw bad("`hash` is missing or not 64 hex digits") }
-        let computed = Hashing.blake2b(parts: [previous, canon])
-        guard computed == storedHash else {
+        guard case .span(let h) = stored, h.count == 64 else { throw bad("`hash` is missing or not 64 hex digits") }
+        let computed = Hashing.blake2b(canon)
+        guard Self.hexEquals(UnsafeBufferPointer(rebasing: p[h]), computed) else {
             throw bad("the entry does not hash to its stored hash: a field was edited, or the chain before it broken")
         }
-        previous = computed
+        canon.replaceSubrange(0..<32, with: computed)
         hashes.append(contentsOf: computed)
         next += 1
+    }
+
+    @inline(__always) static func appendU32(_ v: UInt32, to out: inout [UInt8]) {
+        out.append(UInt8(truncatingIfNeeded: v >> 24))
+        out.append(UInt8(truncatingIfNeeded: v >> 16))
+        out.append(UInt8(truncatingIfNeeded: v >> 8))
+        out.append(UInt8(truncatingIfNeeded: v))
+    }
+
+    @inline(__always) static func appendU64(_ v: UInt64, to out: inout [UInt8]) {
+        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
+    }
+
+    @inline(__always) static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        default: return nil
+        }
+    }
+
+    /// Appends the bytes of lowercase hex `s`; false on a bad digit.
+    static func appendHex(_ s: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) -> Bool {
+        var i = 0
+        while i + 1 < s.count {
+            guard let hi = nibble(s[i]), let lo = nibble(s[i + 1]) else { return false }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return i == s.count
+    }
+
+    /// True when lowercase hex `s` spells `bytes`.
+    static func hexEquals(_ s: UnsafeBufferPointer<UInt8>, _ bytes: [UInt8]) -> Bool {
+        guard s.count == bytes.count * 2 else { return false }
+        for (k, b) in bytes.enumerated() {
+            guard nibble(s[2 * k]) == b >> 4, nibble(s[2 * k + 1]) == b & 0x0f else { return false }
+        }
+        return true
     }
 
     /// Parses and checks the signature of a note line; nil for a note already seen.
@@ -251,34 +305,21 @@ public final class AuditVerifier {
         return summary
     }
 
-    static func lines(_ p: UnsafeBufferPointer<UInt8>) -> some Sequence<UnsafeBufferPointer<UInt8>> {
+    /// Calls `body` with each line of `p` (without its newline).
+    static func forEachLine(_ p: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) throws -> Void)
+        rethrows
+    {
+        guard let base = p.baseAddress else { return }
         var start = 0
-        return AnyIterator { () -> UnsafeBufferPointer<UInt8>? in
-            guard start < p.count else { return nil }
-            var end = start
-            while end < p.count, p[end] != 0x0a { end += 1 }
-            defer { start = end + 1 }
-            return UnsafeBufferPointer(rebasing: p[start..<end])
-        }.lazy
-    }
-
-    static func hex(_ s: [UInt8]) -> [UInt8]? {
-        guard s.count % 2 == 0 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(s.count / 2)
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 48...57: return c - 48
-            case 97...102: return c - 87
-            default: return nil
+        while start < p.count {
+            let end: Int
+            if let nl = memchr(base + start, 0x0a, p.count - start) {
+                end = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+            } else {
+                end = p.count
             }
+            try body(UnsafeBufferPointer(rebasing: p[start..<end]))
+            start = end + 1
         }
-        var i = 0
-        while i < s.count {
-            guard let hi = nibble(s[i]), let lo = nibble(s[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            i += 2
-        }
-        return out
     }
 }
