@@ -28,7 +28,7 @@ extension AuditReport {
         let series = self.series
         let left = 48
         let bottom = Self.chartHeight - 40
-        let plotWidth = Self.chartWidth - left - 16
+        let plotWidth = Self.chartWidth - left - 200  // the legend sits to the right
         let plotHeight = bottom - 16
         let maxCount = max(1, series.flatMap(\.counts).max() ?? 1)
         let group = Double(plotWidth) / Double(max(days.count, 1))
@@ -64,7 +64,7 @@ extension AuditReport {
             "verification": verification, "verified": verified,
             "chart": [
                 "width": Self.chartWidth, "height": Self.chartHeight, "left": left, "bottom": bottom,
-                "right": Self.chartWidth - 16, "top": 16, "max": maxCount, "bars": bars, "days": dayLabels,
+                "right": left + plotWidth, "top": 16, "max": maxCount, "bars": bars, "days": dayLabels,
                 "legend": legend, "legend_x": Self.chartWidth - 180,
             ],
             "days": days, "actors": actors.map { ["actor": $0.actor, "counts": $0.counts, "total": $0.total] },

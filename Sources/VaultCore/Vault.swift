@@ -75,7 +75,8 @@ public final class Vault: Sendable {
         let vaultID = ID.v4()
         _ = try VaultKeys.create(in: keysDirectory(directory), vaultID: vaultID)
         // SQLite gives the WAL and shared-memory files the database file's mode: create it 0600 first.
-        guard fm.createFile(atPath: databasePath(directory), contents: nil, attributes: [.posixPermissions: 0o600]) else {
+        guard fm.createFile(atPath: databasePath(directory), contents: nil, attributes: [.posixPermissions: 0o600])
+        else {
             throw VaultError(.storageUnavailable, "cannot create \(databasePath(directory))")
         }
         let db = try VaultDatabase(path: databasePath(directory))

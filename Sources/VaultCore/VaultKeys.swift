@@ -25,8 +25,7 @@ public struct VaultKeys: Sendable {
     public var verifierKey: String { Self.verifierKey(name: noteName, publicKey: signing.publicKey) }
 
     public static func verifierKey(name: String, publicKey: [UInt8]) -> String {
-        let hash = Hashing.sha256(Array(name.utf8) + [0x0a, 0x01] + publicKey)
-        return "\(name)+\(Array(hash[0..<4]).hex)+\(Data([0x01] + publicKey).base64EncodedString())"
+        NoteVerifier(name: name, publicKey: publicKey).line
     }
 
     /// Creates fresh keys in `directory` (which must not exist yet).

@@ -13,13 +13,14 @@ struct AuditVerify: AsyncParsableCommand {
             DIR/audit-checkpoints.log and DIR/keys/vault-signing.pub.
             """)
 
-    @Option(help: "The vault directory (env CONSULTVAULT_DATA), for a live verify.") var data: String?
+    @Option(help: "The vault directory for a live verify (env CONSULTVAULT_DATA; default ./vault-data).")
+    var data: String?
     @Option(help: "An export written by `audit export`.") var export: String?
     @Option(help: "Verifier key file (default with --data: DIR/keys/vault-signing.pub).") var publicKey: String?
     @Option(help: "Checkpoint file (default with --data: DIR/audit-checkpoints.log).") var checkpoints: String?
 
     func validate() throws {
-        guard (export == nil) != (data == nil) else { throw ValidationError("give exactly one of --export and --data") }
+        guard export == nil || data == nil else { throw ValidationError("give either --export or --data, not both") }
         if export != nil, publicKey == nil {
             throw ValidationError("--export needs --public-key FILE (the vault's verifier key, from vault-signing.pub)")
         }
@@ -53,7 +54,7 @@ struct AuditVerify: AsyncParsableCommand {
                 let keys = try readKeys(publicKey!)
                 let verifier = AuditVerifier(verifiers: keys)
                 if let checkpoints { try addCheckpoints(verifier, path: checkpoints) }
-                guard let data = FileManager.default.contents(atPath: export) else {
+                guard let data = try? Data(contentsOf: URL(fileURLWithPath: export), options: .alwaysMapped) else {
                     throw VaultError(.notFound, "cannot read --export \(export)")
                 }
                 try data.withUnsafeBytes { raw in
