@@ -37,6 +37,7 @@ public func buildRouter(
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: LogRequestsMiddleware(.info))
     MetricsController(vault: vault, registry: registry).addRoutes(to: router)
+    OpenAPIController().addRoutes(to: router)
     let auth = Auth(vault: vault)
     ServiceController(vault: vault).addRoutes(to: router)
     RelayController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
