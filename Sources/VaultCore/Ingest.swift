@@ -28,65 +28,143 @@ public struct IngestResult: Sendable, Equatable {
     public let duplicate: Bool
 }
 
-extension Vault {
-    /// Stores one inbound text durably: routes it to the user's case (opening one with a queue-readable
-    /// epoch 0 if needed), seals it in the envelope, and records the write with the envelope hash, all in
-    /// one transaction. Idempotent on (desk, external id).
-    /// - Throws: `.forbidden` when the token does not cover the desk, `.notFound` for an unknown desk.
-    public func ingest(_ m: InboundText, relay: RelayPrincipal, requestID: String) async throws -> IngestResult {
-        let caller = relay.caller(requestID: requestID)
-        guard m.channel == "line" else { throw VaultError.invalid("channel must be \"line\"") }
-        enum Outcome: Sendable {
-            case stored(IngestResult)
-            case denied(VaultError)
-        }
-        let outcome: Outcome = try await database.transaction { db in
-            guard let desk = try self.desk(db, name: m.desk) else { throw VaultError.notFound("no desk \(m.desk)") }
-            guard relay.deskIDs.contains(desk.id) else {
-                try self.record(db, caller, "relay.write", "desk:\(m.desk)", .denied)
-                return .denied(.forbidden("this relay token is not issued for desk \(m.desk)"))
-            }
-            if let dup = try Row.fetchOne(
-                db, sql: "SELECT id, case_id FROM messages WHERE desk_id = ? AND external_id = ?",
-                arguments: [Data(desk.id.bytes), m.externalID]),
-                let mid = ID(bytes: Array(dup["id"] as Data)), let cid = ID(bytes: Array(dup["case_id"] as Data))
-            {
-                return .stored(IngestResult(messageID: mid, caseID: cid, duplicate: true))
-            }
-            let c = try self.routeCase(db, desk: desk, channelUser: m.channelUser)
-            let epoch = try self.epochKey(db, case: c, epoch: c.currentEpoch)
-            let messageID = ID.v7(milliseconds: self.now())
-            var plaintext = try JSONSerialization.data(withJSONObject: ["text": m.text], options: [.sortedKeys]).map {
-                $0
-            }
-            defer { SecretBytes.wipe(&plaintext) }
-            let envelope = try Envelope.seal(
-                plaintext: plaintext, messageID: messageID, caseID: c.id, epochPublicKey: epoch.publicKey,
-                direction: "inbound", kind: "text", author: "channel", sentAt: m.sentAt)
-            try self.insertMessage(db, envelope, case: c, externalID: m.externalID, writtenBy: "relay:\(relay.name)")
-            try self.record(db, caller, "relay.write", "message:\(messageID)", envelopeHash: envelope.hash)
-            return .stored(IngestResult(messageID: messageID, caseID: c.id, duplicate: false))
-        }
-        switch outcome {
+/// One inbound record from the relay, on any path (plain form, webhook event): routed by channel
+/// user, deduplicated on `externalID` within the desk.
+struct InboundItem: Sendable {
+    var desk: String
+    var channelUser: String
+    var externalID: String?
+    var direction = "inbound"
+    var kind: String
+    var sentAt: Int64
+    var plaintext: [UInt8]
+}
+
+/// An envelope sealed before the write transaction, to the epoch that was current in a snapshot.
+/// The batch uses it only when the case and epoch are still current; otherwise it seals again.
+struct Presealed: Sendable {
+    var caseID: ID
+    var epoch: Int
+    var envelope: Envelope
+}
+
+enum IngestOutcome: Sendable {
+    case stored(IngestResult)
+    case denied(VaultError)
+
+    func get() throws -> IngestResult {
+        switch self {
         case .stored(let r): return r
         case .denied(let e): throw e
         }
+    }
+}
+
+extension Vault {
+    /// Stores one inbound text durably: routes it to the user's case (opening one with a queue-readable
+    /// epoch 0 if needed), seals it in the envelope, and records the write with the envelope hash, all in
+    /// one transaction shared with concurrent ingests (group commit; answered only once durable).
+    /// Idempotent on (desk, external id), also under concurrency.
+    /// - Throws: `.forbidden` when the token does not cover the desk, `.notFound` for an unknown desk.
+    public func ingest(_ m: InboundText, relay: RelayPrincipal, requestID: String) async throws -> IngestResult {
+        guard m.channel == "line" else { throw VaultError.invalid("channel must be \"line\"") }
+        var plaintext = Plaintext.text(m.text)
+        defer { SecretBytes.wipe(&plaintext) }
+        let item = InboundItem(
+            desk: m.desk, channelUser: m.channelUser, externalID: m.externalID, kind: "text", sentAt: m.sentAt,
+            plaintext: plaintext)
+        return try await ingest(item, relay: relay, caller: relay.caller(requestID: requestID))
+    }
+
+    /// Seals outside the writer (in the request's task, in parallel with others), then stores in a batch.
+    func ingest(_ item: InboundItem, relay: RelayPrincipal, caller: Caller) async throws -> IngestResult {
+        let pre = try await preseal(item)
+        return try await database.batched { db in
+            try self.storeInbound(db, item, relay: relay, caller: caller, presealed: pre)
+        }.get()
+    }
+
+    /// Seals `item` to the current epoch of its case as a read snapshot sees it; nil when there is no case yet
+    /// or the item is a redelivery (the batch then decides under the write lock).
+    /// - Throws: `.notFound` for an unknown desk.
+    func preseal(_ item: InboundItem) async throws -> Presealed? {
+        let route: (CaseRow, EpochKey)? = try await database.read { db in
+            guard let desk = try self.desk(db, name: item.desk) else {
+                throw VaultError.notFound("no desk \(item.desk)")
+            }
+            if let external = item.externalID, try self.findExternal(db, deskID: desk.id, externalID: external) != nil {
+                return nil
+            }
+            guard let c = try self.findRoutedCase(db, desk: desk, channelUser: item.channelUser) else { return nil }
+            return (c, try self.epochKey(db, case: c, epoch: c.currentEpoch))
+        }
+        guard let (c, epoch) = route else { return nil }
+        let envelope = try Envelope.seal(
+            plaintext: item.plaintext, messageID: ID.v7(milliseconds: now()), caseID: c.id,
+            epochPublicKey: epoch.publicKey, direction: item.direction, kind: item.kind, author: "channel",
+            sentAt: item.sentAt)
+        return Presealed(caseID: c.id, epoch: c.currentEpoch, envelope: envelope)
+    }
+
+    /// The write half of an ingest, inside a batch transaction: coverage check (a denial is recorded),
+    /// redelivery check, routing, the message row and its access-log entry.
+    func storeInbound(
+        _ db: Database, _ item: InboundItem, relay: RelayPrincipal, caller: Caller, presealed: Presealed?
+    ) throws -> IngestOutcome {
+        guard let desk = try self.desk(db, name: item.desk) else { throw VaultError.notFound("no desk \(item.desk)") }
+        guard relay.deskIDs.contains(desk.id) else {
+            try record(db, caller, "relay.write", "desk:\(item.desk)", .denied)
+            return .denied(.forbidden("this relay token is not issued for desk \(item.desk)"))
+        }
+        if let external = item.externalID, let dup = try findExternal(db, deskID: desk.id, externalID: external) {
+            return .stored(dup)
+        }
+        let c = try routeCase(db, desk: desk, channelUser: item.channelUser)
+        let envelope: Envelope
+        if let p = presealed, p.caseID == c.id, p.epoch == c.currentEpoch {
+            envelope = p.envelope
+        } else {
+            let epoch = try epochKey(db, case: c, epoch: c.currentEpoch)
+            envelope = try Envelope.seal(
+                plaintext: item.plaintext, messageID: ID.v7(milliseconds: now()), caseID: c.id,
+                epochPublicKey: epoch.publicKey, direction: item.direction, kind: item.kind, author: "channel",
+                sentAt: item.sentAt)
+        }
+        try insertMessage(db, envelope, case: c, externalID: item.externalID, writtenBy: "relay:\(relay.name)")
+        try record(db, caller, "relay.write", "message:\(envelope.messageID)", envelopeHash: envelope.hash)
+        return .stored(IngestResult(messageID: envelope.messageID, caseID: c.id, duplicate: false))
+    }
+
+    /// The message already stored under this external id on the desk, as a duplicate result.
+    func findExternal(_ db: Database, deskID: ID, externalID: String) throws -> IngestResult? {
+        let statement = try db.cachedStatement(
+            sql: "SELECT id, case_id FROM messages WHERE desk_id = ? AND external_id = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [Data(deskID.bytes), externalID]),
+            let mid = ID(bytes: Array(row["id"] as Data)), let cid = ID(bytes: Array(row["case_id"] as Data))
+        else { return nil }
+        return IngestResult(messageID: mid, caseID: cid, duplicate: true)
+    }
+
+    /// The case a channel user's next message goes to, without changing anything: their open case, or the
+    /// latest one closed within the reopen window.
+    func findRoutedCase(_ db: Database, desk: DeskState, channelUser: String) throws -> CaseRow? {
+        let routing = try Hashing.keyedBlake2b(
+            Canonical.encode([desk.id.bytes, Array(channelUser.utf8)]), key: keys.pseudonym)
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT * FROM cases WHERE desk_id = ? AND routing_id = ? AND (status = 'open' OR closed_at >= ?)
+                ORDER BY status = 'open' DESC, opened_at DESC LIMIT 1
+                """)
+        return try Row.fetchOne(
+            statement,
+            arguments: [Data(desk.id.bytes), Data(routing), now() - settings.reopenWindowDays * 86_400_000]
+        ).map(CaseRow.init)
     }
 
     /// The open case of this channel user on this desk; reopens one closed within the reopen window;
     /// otherwise opens a new case whose epoch 0 is sealed to the queue and oversight keys.
     func routeCase(_ db: Database, desk: DeskState, channelUser: String) throws -> CaseRow {
-        let routing = try Hashing.keyedBlake2b(
-            Canonical.encode([desk.id.bytes, Array(channelUser.utf8)]), key: keys.pseudonym)
-        if let row = try Row.fetchOne(
-            db,
-            sql: """
-                SELECT * FROM cases WHERE desk_id = ? AND routing_id = ? AND (status = 'open' OR closed_at >= ?)
-                ORDER BY status = 'open' DESC, opened_at DESC LIMIT 1
-                """,
-            arguments: [Data(desk.id.bytes), Data(routing), now() - settings.reopenWindowDays * 86_400_000])
-        {
-            var c = try CaseRow(row: row)
+        if var c = try findRoutedCase(db, desk: desk, channelUser: channelUser) {
             if c.status == "closed" {
                 try db.execute(
                     sql: "UPDATE cases SET status = 'open', closed_at = NULL WHERE id = ?",
@@ -95,6 +173,8 @@ extension Vault {
             }
             return c
         }
+        let routing = try Hashing.keyedBlake2b(
+            Canonical.encode([desk.id.bytes, Array(channelUser.utf8)]), key: keys.pseudonym)
         let caseID = ID.v7(milliseconds: now())
         let epoch0 = try BoxKeyPair.generate()
         let signature = keys.signing.sign(
@@ -129,23 +209,26 @@ extension Vault {
     func insertMessage(_ db: Database, _ e: Envelope, case c: CaseRow, externalID: String?, writtenBy: String) throws {
         guard
             let seq = try Int.fetchOne(
-                db, sql: "SELECT message_count + 1 FROM cases WHERE id = ?", arguments: [Data(c.id.bytes)])
+                db.cachedStatement(sql: "SELECT message_count + 1 FROM cases WHERE id = ?"),
+                arguments: [Data(c.id.bytes)])
         else { throw VaultError.integrity("case vanished") }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO messages (id, case_id, seq, desk_id, external_id, epoch_key_id, direction, kind, author, sent_at,
                     body, sealed_key, envelope_hash, written_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 Data(e.messageID.bytes), Data(c.id.bytes), seq, Data(c.deskID.bytes), externalID, Data(e.epochKeyID),
                 e.direction, e.kind, e.author, e.sentAt, Data(e.body), Data(e.key), Data(e.hash), writtenBy, now(),
             ])
         let inbound = e.direction == "inbound"
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 UPDATE cases SET message_count = ?, last_message_at = ?,
                     last_inbound_at = CASE WHEN ? THEN ? ELSE last_inbound_at END WHERE id = ?
-                """,
+                """
+        ).execute(
             arguments: [seq, now(), inbound, now(), Data(c.id.bytes)])
     }
 }

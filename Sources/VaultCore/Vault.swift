@@ -48,6 +48,7 @@ public final class Vault: Sendable {
     let derivations: DerivationLimiter
     let throttle = UnlockThrottle()
     let verified = VerifiedSignatures()
+    let manifests = VerifiedManifests()
     let logger: Logger
 
     public static func databasePath(_ directory: URL) -> String {
@@ -191,5 +192,20 @@ final class VerifiedSignatures: Sendable {
             $0.insert(key)
         }
         return true
+    }
+}
+
+/// Desk manifests whose whole signature chain has been verified, keyed by a hash of the stored bytes
+/// (desk id, body, signer, signature): the ingest hot path parses and verifies a manifest once per version.
+final class VerifiedManifests: Sendable {
+    private let known = Mutex<[[UInt8]: DeskManifest]>([:])
+
+    func get(_ key: [UInt8]) -> DeskManifest? { known.withLock { $0[key] } }
+
+    func put(_ key: [UInt8], _ manifest: DeskManifest) {
+        known.withLock {
+            if $0.count > 10_000 { $0.removeAll() }
+            $0[key] = manifest
+        }
     }
 }
