@@ -40,12 +40,12 @@ struct InboundItem: Sendable {
     var plaintext: [UInt8]
 }
 
-/// An envelope sealed before the write transaction, to the epoch that was current in a snapshot.
-/// The batch uses it only when the case and epoch are still current; otherwise it seals again.
-struct Presealed: Sendable {
-    var caseID: ID
-    var epoch: Int
-    var envelope: Envelope
+/// What an ingest prepares from a read snapshot before the write transaction: the verified desk and,
+/// when the user already has a case, the envelope sealed to its current epoch. The batch uses them only
+/// when the desk's manifest version and the case's epoch are still current; otherwise it loads and seals again.
+struct Prepared: Sendable {
+    var desk: DeskState
+    var sealed: (caseID: ID, epoch: Int, envelope: Envelope)?
 }
 
 enum IngestOutcome: Sendable {
@@ -78,40 +78,57 @@ extension Vault {
 
     /// Seals outside the writer (in the request's task, in parallel with others), then stores in a batch.
     func ingest(_ item: InboundItem, relay: RelayPrincipal, caller: Caller) async throws -> IngestResult {
-        let pre = try await preseal(item)
+        let pre = try await prepare(item)
         return try await database.batched { db in
-            try self.storeInbound(db, item, relay: relay, caller: caller, presealed: pre)
+            try self.storeInbound(db, item, relay: relay, caller: caller, prepared: pre)
         }.get()
     }
 
-    /// Seals `item` to the current epoch of its case as a read snapshot sees it; nil when there is no case yet
-    /// or the item is a redelivery (the batch then decides under the write lock).
+    /// Loads the verified desk and seals `item` to the current epoch of its case as a read snapshot sees it
+    /// (no envelope when there is no case yet or the item is a redelivery: the batch decides under the lock).
     /// - Throws: `.notFound` for an unknown desk.
-    func preseal(_ item: InboundItem) async throws -> Presealed? {
-        let route: (CaseRow, EpochKey)? = try await database.read { db in
+    func prepare(_ item: InboundItem) async throws -> Prepared {
+        let (desk, route): (DeskState, (CaseRow, EpochKey)?) = try await database.read { db in
             guard let desk = try self.desk(db, name: item.desk) else {
                 throw VaultError.notFound("no desk \(item.desk)")
             }
             if let external = item.externalID, try self.findExternal(db, deskID: desk.id, externalID: external) != nil {
-                return nil
+                return (desk, nil)
             }
-            guard let c = try self.findRoutedCase(db, desk: desk, channelUser: item.channelUser) else { return nil }
-            return (c, try self.epochKey(db, case: c, epoch: c.currentEpoch))
+            guard let c = try self.findRoutedCase(db, desk: desk, channelUser: item.channelUser) else {
+                return (desk, nil)
+            }
+            return (desk, (c, try self.epochKey(db, case: c, epoch: c.currentEpoch)))
         }
-        guard let (c, epoch) = route else { return nil }
+        guard let (c, epoch) = route else { return Prepared(desk: desk, sealed: nil) }
         let envelope = try Envelope.seal(
             plaintext: item.plaintext, messageID: ID.v7(milliseconds: now()), caseID: c.id,
             epochPublicKey: epoch.publicKey, direction: item.direction, kind: item.kind, author: "channel",
             sentAt: item.sentAt)
-        return Presealed(caseID: c.id, epoch: c.currentEpoch, envelope: envelope)
+        return Prepared(desk: desk, sealed: (c.id, c.currentEpoch, envelope))
+    }
+
+    /// The desk named `name` inside a write: the prepared state when its manifest version is still current,
+    /// otherwise loaded and verified again.
+    func currentDesk(_ db: Database, name: String, prepared: Prepared?) throws -> DeskState? {
+        if let p = prepared,
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT id, manifest_version FROM desks WHERE name = ?"), arguments: [name]),
+            Array(row["id"] as Data) == p.desk.id.bytes, UInt64(row["manifest_version"] as Int64) == p.desk.manifest.version
+        {
+            return p.desk
+        }
+        return try desk(db, name: name)
     }
 
     /// The write half of an ingest, inside a batch transaction: coverage check (a denial is recorded),
     /// redelivery check, routing, the message row and its access-log entry.
     func storeInbound(
-        _ db: Database, _ item: InboundItem, relay: RelayPrincipal, caller: Caller, presealed: Presealed?
+        _ db: Database, _ item: InboundItem, relay: RelayPrincipal, caller: Caller, prepared: Prepared?
     ) throws -> IngestOutcome {
-        guard let desk = try self.desk(db, name: item.desk) else { throw VaultError.notFound("no desk \(item.desk)") }
+        guard let desk = try currentDesk(db, name: item.desk, prepared: prepared) else {
+            throw VaultError.notFound("no desk \(item.desk)")
+        }
         guard relay.deskIDs.contains(desk.id) else {
             try record(db, caller, "relay.write", "desk:\(item.desk)", .denied)
             return .denied(.forbidden("this relay token is not issued for desk \(item.desk)"))
@@ -121,7 +138,7 @@ extension Vault {
         }
         let c = try routeCase(db, desk: desk, channelUser: item.channelUser)
         let envelope: Envelope
-        if let p = presealed, p.caseID == c.id, p.epoch == c.currentEpoch {
+        if let p = prepared?.sealed, p.caseID == c.id, p.epoch == c.currentEpoch {
             envelope = p.envelope
         } else {
             let epoch = try epochKey(db, case: c, epoch: c.currentEpoch)
