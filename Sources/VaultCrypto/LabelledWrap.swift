@@ -9,6 +9,7 @@ public enum LabelledWrap {
         case messageKey = "consultvault/message-key/v1"
         case auditors = "consultvault/auditors/v1"
         case recovery = "consultvault/recovery/v1"
+        case contentKey = "consultvault/content-key/v1"
     }
 
     /// Seals `secret` for `recipientPublicKey`.

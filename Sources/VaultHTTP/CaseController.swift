@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import VaultCore
 
@@ -57,7 +58,7 @@ struct CaseController {
             try c.encode(Timestamp.format(m.sentAt), forKey: .sentAt)
             try c.encode(m.author, forKey: .author)
             try c.encode(m.retracted, forKey: .retracted)
-            try c.encodeNil(forKey: .delivery)
+            try c.encode(m.delivery, forKey: .delivery)
         }
     }
 
@@ -131,8 +132,19 @@ struct CaseController {
         let q = Query(request: request)
         let after = try q.int("after_seq", range: 0...Int(Int32.max)) ?? 0
         let limit = try q.int("limit", range: 1...1000) ?? 100
+        let includeRetracted = try q.bool("include_retracted") ?? false
+        var reason: String?
+        if includeRetracted {
+            guard let r = request.headers[HTTPField.Name("X-Access-Reason")!], !r.trimmingCharacters(in: .whitespaces).isEmpty
+            else {
+                throw APIError.invalid("`include_retracted=true` needs an X-Access-Reason header saying why")
+            }
+            guard r.utf8.count <= 1000 else { throw APIError.invalid("X-Access-Reason is longer than 1000 bytes") }
+            reason = r
+        }
         let messages = try await vault.transcript(
-            caseID: id, afterSeq: after, limit: limit, as: user, requestID: context.requestID)
+            caseID: id, afterSeq: after, limit: limit, includeRetracted: includeRetracted, reason: reason, as: user,
+            requestID: context.requestID)
         return try JSONBody.response(TranscriptJSON(caseID: id.description, messages: messages.map(MessageJSON.init)))
     }
 }

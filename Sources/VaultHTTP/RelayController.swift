@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import VaultCore
 
@@ -30,8 +31,87 @@ struct RelayController {
         let duplicate: Bool
     }
 
+    struct WebhookResponse: Encodable {
+        struct Pending: Encodable {
+            let lineMessageId: String
+            let messageId: String
+        }
+        let accepted: Int
+        let duplicates: Int
+        let ignored: Int
+        let contentPending: [Pending]
+    }
+
     func addRoutes(to router: Router<VaultRequestContext>) {
         router.post("/v1/messages", use: postMessage)
+        router.post("/v1/line/:desk/webhook", use: lineWebhook)
+        router.get("/v1/relay/outbox", use: outbox)
+        router.post("/v1/relay/outbox/:id/ack", use: ack)
+    }
+
+    struct OutboxJSON: Encodable {
+        struct Item: Encodable {
+            let id: String
+            let caseId: String
+            let createdAt: String
+            let box: String
+        }
+        let items: [Item]
+    }
+
+    struct AckRequest: Decodable {
+        let status: String
+        let detail: String?
+    }
+
+    /// `GET /v1/relay/outbox?lease=SECONDS`: replies waiting, leased to this caller.
+    @Sendable func outbox(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let relay = try await auth.relay(request)
+        let lease = try Query(request: request).int("lease", range: 1...600) ?? 60
+        let items = try await vault.leaseOutbox(relay: relay, leaseSeconds: lease, requestID: context.requestID)
+        return try JSONBody.response(
+            OutboxJSON(
+                items: items.map {
+                    .init(
+                        id: $0.id.description, caseId: $0.caseID.description, createdAt: Timestamp.format($0.createdAt),
+                        box: Data($0.box).base64EncodedString())
+                }))
+    }
+
+    /// `POST /v1/relay/outbox/{id}/ack`: delivered or failed, from the lease holder only.
+    @Sendable func ack(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let relay = try await auth.relay(request)
+        guard let raw = context.parameters.get("id"), let id = ID(raw) else {
+            throw APIError.invalid("the outbox item id in the path must be a UUID")
+        }
+        let body = try await JSONBody.decode(AckRequest.self, from: request, limit: maxBodyBytes)
+        guard body.status == "delivered" || body.status == "failed" else {
+            throw APIError.invalid("`status` must be delivered or failed")
+        }
+        if let detail = body.detail, detail.utf8.count > 1000 {
+            throw APIError.invalid("`detail` is longer than 1000 bytes")
+        }
+        try await vault.ackOutbox(
+            id: id, delivered: body.status == "delivered", detail: body.detail, relay: relay,
+            requestID: context.requestID)
+        return Response(status: .noContent, headers: [.cacheControl: "no-store"])
+    }
+
+    /// `POST /v1/line/{desk}/webhook`: LINE's body byte for byte, checked against `X-Line-Signature`.
+    @Sendable func lineWebhook(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let relay = try await auth.relay(request)
+        guard let desk = context.parameters.get("desk") else { throw APIError.invalid("missing desk in the path") }
+        try Self.check(desk, "desk", max: 64)
+        let body = try await JSONBody.raw(from: request, limit: maxBodyBytes)
+        let signature = request.headers[HTTPField.Name("X-Line-Signature")!]
+        let result = try await vault.lineWebhook(
+            desk: desk, body: body, signature: signature, relay: relay, requestID: context.requestID)
+        return try JSONBody.response(
+            WebhookResponse(
+                accepted: result.accepted, duplicates: result.duplicates, ignored: result.ignored,
+                contentPending: result.contentPending.map {
+                    .init(lineMessageId: $0.lineMessageID, messageId: $0.messageID.description)
+                }))
     }
 
     @Sendable func postMessage(_ request: Request, context: VaultRequestContext) async throws -> Response {
