@@ -31,7 +31,9 @@ public func buildRouter(vault: Vault, configuration: ServeConfiguration) -> Rout
     router.add(middleware: ErrorMiddleware())
     let auth = Auth(vault: vault)
     ServiceController(vault: vault).addRoutes(to: router)
-    RelayController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    RelayController(
+        vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes,
+        maxContentBytes: configuration.maxContentBytes).addRoutes(to: router)
     SessionController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     CaseController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     return router

@@ -75,6 +75,7 @@ struct CaseController {
         router.get("/v1/cases", use: list)
         router.post("/v1/cases/:id/assign", use: assign)
         router.get("/v1/cases/:id/messages", use: messages)
+        router.get("/v1/cases/:id/messages/:mid/content", use: content)
     }
 
     static func caseID(_ context: VaultRequestContext) throws -> ID {
@@ -124,6 +125,25 @@ struct CaseController {
         try RelayController.check(body.assignee, "assignee", max: 64)
         try await vault.assign(caseID: id, to: body.assignee, as: user, requestID: context.requestID)
         return try JSONBody.response(["case_id": id.description, "assignee": body.assignee])
+    }
+
+    /// `GET /v1/cases/{id}/messages/{mid}/content`: the media bytes, decrypted chunk by chunk as they are sent.
+    @Sendable func content(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let user = try await auth.staff(request)
+        let id = try Self.caseID(context)
+        guard let raw = context.parameters.get("mid"), let mid = ID(raw) else {
+            throw APIError.invalid("the message id in the path must be a UUID")
+        }
+        let reader = try await vault.openContent(caseID: id, messageID: mid, as: user, requestID: context.requestID)
+        return Response(
+            status: .ok,
+            headers: [.contentType: reader.contentType, .cacheControl: "no-store"],
+            body: ResponseBody(contentLength: reader.size) { writer in
+                while let chunk = try await reader.next() {
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            })
     }
 
     @Sendable func messages(_ request: Request, context: VaultRequestContext) async throws -> Response {

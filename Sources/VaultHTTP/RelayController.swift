@@ -8,6 +8,7 @@ struct RelayController {
     let vault: Vault
     let auth: Auth
     let maxBodyBytes: Int
+    let maxContentBytes: Int
 
     struct MessageRequest: Decodable {
         let desk: String
@@ -45,6 +46,7 @@ struct RelayController {
     func addRoutes(to router: Router<VaultRequestContext>) {
         router.post("/v1/messages", use: postMessage)
         router.post("/v1/line/:desk/webhook", use: lineWebhook)
+        router.put("/v1/messages/:id/content", use: putContent)
         router.get("/v1/relay/outbox", use: outbox)
         router.post("/v1/relay/outbox/:id/ack", use: ack)
     }
@@ -62,6 +64,32 @@ struct RelayController {
     struct AckRequest: Decodable {
         let status: String
         let detail: String?
+    }
+
+    /// `PUT /v1/messages/{id}/content`: the media bytes, streamed into secretstream chunks as they arrive.
+    @Sendable func putContent(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let relay = try await auth.relay(request)
+        guard let raw = context.parameters.get("id"), let id = ID(raw) else {
+            throw APIError.invalid("the message id in the path must be a UUID")
+        }
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxContentBytes {
+            throw APIError(
+                .contentTooLarge, "payload_too_large", "the content exceeds the limit of \(maxContentBytes) bytes")
+        }
+        let upload = try await vault.beginContent(
+            messageID: id, contentType: request.headers[.contentType] ?? "", limit: maxContentBytes, relay: relay,
+            requestID: context.requestID)
+        let size: Int
+        do {
+            for try await buffer in request.body {
+                try await upload.append(Array(buffer: buffer))
+            }
+            size = try await upload.finish()
+        } catch {
+            await upload.abort()
+            throw error
+        }
+        return try JSONBody.response(["message_id": id.description, "size": String(size)], status: .created)
     }
 
     /// `GET /v1/relay/outbox?lease=SECONDS`: replies waiting, leased to this caller.
