@@ -157,6 +157,7 @@ extension Vault {
             case denied(VaultError)
         }
         let outcome: Outcome = try await database.batched { db in
+            try self.assertRelayLive(db, relay)
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT case_id, desk_id, kind, epoch_key_id FROM messages WHERE id = ?",

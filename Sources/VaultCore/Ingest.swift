@@ -40,12 +40,12 @@ struct InboundItem: Sendable {
     var plaintext: [UInt8]
 }
 
-/// What an ingest prepares from a read snapshot before the write transaction: the verified desk and,
-/// when the user already has a case, the envelope sealed to its current epoch. The batch uses them only
-/// when the desk's manifest version and the case's epoch are still current; otherwise it loads and seals again.
+/// What an ingest prepares before the write transaction (from hints or a read snapshot): the verified desk and,
+/// when the user already has a case, the envelope sealed to its current epoch's verified public key. The batch
+/// uses the envelope only when that case, epoch and stored public key are still current; otherwise it seals again.
 struct Prepared: Sendable {
     var desk: DeskState
-    var sealed: (caseID: ID, epoch: Int, envelope: Envelope)?
+    var sealed: (caseID: ID, epoch: Int, publicKey: [UInt8], envelope: Envelope)?
 }
 
 enum IngestOutcome: Sendable {
@@ -84,41 +84,49 @@ extension Vault {
         }.get()
     }
 
-    /// Loads the verified desk and seals `item` to the current epoch of its case as a read snapshot sees it
-    /// (no envelope when there is no case yet or the item is a redelivery: the batch decides under the lock).
+    /// Loads the verified desk and seals `item` to the current epoch of its case (no envelope when there is no
+    /// case yet or the item is a redelivery: the batch decides under the lock). The desk and the user's route come
+    /// from `hints` when known, so the hot path touches no database connection; hints are only advice, checked
+    /// again in the write transaction, which seals afresh when they were stale.
     /// - Throws: `.notFound` for an unknown desk.
     func prepare(_ item: InboundItem) async throws -> Prepared {
-        let (desk, route): (DeskState, (CaseRow, EpochKey)?) = try await database.read { db in
-            guard let desk = try self.desk(db, name: item.desk) else {
-                throw VaultError.notFound("no desk \(item.desk)")
+        let desk: DeskState
+        var route: (caseID: ID, epoch: Int, publicKey: [UInt8])?
+        if let known = hints.desk(item.desk) {
+            desk = known
+            route = hints.route(try routingID(desk: desk.id, channelUser: item.channelUser))
+        } else {
+            desk = try await database.read { db in
+                guard let desk = try self.desk(db, name: item.desk) else {
+                    throw VaultError.notFound("no desk \(item.desk)")
+                }
+                return desk
             }
-            if let external = item.externalID, try self.findExternal(db, deskID: desk.id, externalID: external) != nil {
-                return (desk, nil)
-            }
-            guard let c = try self.findRoutedCase(db, desk: desk, channelUser: item.channelUser) else {
-                return (desk, nil)
-            }
-            return (desk, (c, try self.epochKey(db, case: c, epoch: c.currentEpoch)))
+            hints.remember(desk: desk)
         }
-        guard let (c, epoch) = route else { return Prepared(desk: desk, sealed: nil) }
+        if route == nil {
+            route = try await database.read { db in
+                if let external = item.externalID,
+                    try self.findExternal(db, deskID: desk.id, externalID: external) != nil
+                {
+                    return nil
+                }
+                guard let c = try self.findRoutedCase(db, desk: desk, channelUser: item.channelUser) else { return nil }
+                let epoch = try self.epochKey(db, case: c, epoch: c.currentEpoch)
+                return (c.id, c.currentEpoch, epoch.publicKey)
+            }
+        }
+        guard let route else { return Prepared(desk: desk, sealed: nil) }
         let envelope = try Envelope.seal(
-            plaintext: item.plaintext, messageID: ID.v7(milliseconds: now()), caseID: c.id,
-            epochPublicKey: epoch.publicKey, direction: item.direction, kind: item.kind, author: "channel",
+            plaintext: item.plaintext, messageID: ID.v7(milliseconds: now()), caseID: route.caseID,
+            epochPublicKey: route.publicKey, direction: item.direction, kind: item.kind, author: "channel",
             sentAt: item.sentAt)
-        return Prepared(desk: desk, sealed: (c.id, c.currentEpoch, envelope))
+        return Prepared(desk: desk, sealed: (route.caseID, route.epoch, route.publicKey, envelope))
     }
 
-    /// The desk named `name` inside a write: the prepared state when its manifest version is still current,
-    /// otherwise loaded and verified again.
-    func currentDesk(_ db: Database, name: String, prepared: Prepared?) throws -> DeskState? {
-        if let p = prepared,
-            let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT id, manifest_version FROM desks WHERE name = ?"), arguments: [name]),
-            Array(row["id"] as Data) == p.desk.id.bytes, UInt64(row["manifest_version"] as Int64) == p.desk.manifest.version
-        {
-            return p.desk
-        }
-        return try desk(db, name: name)
+    /// The pseudonymous routing id of a channel user on a desk (schema/FORMAT.md §7).
+    func routingID(desk: ID, channelUser: String) throws -> [UInt8] {
+        try Hashing.keyedBlake2b(Canonical.encode([desk.bytes, Array(channelUser.utf8)]), key: keys.pseudonym)
     }
 
     /// The write half of an ingest, inside a batch transaction: coverage check (a denial is recorded),
@@ -126,9 +134,12 @@ extension Vault {
     func storeInbound(
         _ db: Database, _ item: InboundItem, relay: RelayPrincipal, caller: Caller, prepared: Prepared?
     ) throws -> IngestOutcome {
-        guard let desk = try currentDesk(db, name: item.desk, prepared: prepared) else {
+        // The whole manifest chain is checked again here (memoized by its stored bytes), so a desk hint can never
+        // stand in for a manifest that changed or was tampered with.
+        guard let desk = try self.desk(db, name: item.desk) else {
             throw VaultError.notFound("no desk \(item.desk)")
         }
+        try assertRelayLive(db, relay)
         guard relay.deskIDs.contains(desk.id) else {
             try record(db, caller, "relay.write", "desk:\(item.desk)", .denied)
             return .denied(.forbidden("this relay token is not issued for desk \(item.desk)"))
@@ -138,7 +149,9 @@ extension Vault {
         }
         let c = try routeCase(db, desk: desk, channelUser: item.channelUser)
         let envelope: Envelope
-        if let p = prepared?.sealed, p.caseID == c.id, p.epoch == c.currentEpoch {
+        if let p = prepared?.sealed, p.caseID == c.id, p.epoch == c.currentEpoch,
+            try epochPublicKey(db, case: c.id, epoch: c.currentEpoch) == p.publicKey
+        {
             envelope = p.envelope
         } else {
             let epoch = try epochKey(db, case: c, epoch: c.currentEpoch)
@@ -146,10 +159,34 @@ extension Vault {
                 plaintext: item.plaintext, messageID: ID.v7(milliseconds: now()), caseID: c.id,
                 epochPublicKey: epoch.publicKey, direction: item.direction, kind: item.kind, author: "channel",
                 sentAt: item.sentAt)
+            hints.remember(
+                route: (c.id, c.currentEpoch, epoch.publicKey),
+                for: try routingID(desk: desk.id, channelUser: item.channelUser))
+            hints.remember(desk: desk)
         }
         try insertMessage(db, envelope, case: c, externalID: item.externalID, writtenBy: "relay:\(relay.name)")
         try record(db, caller, "relay.write", "message:\(envelope.messageID)", envelopeHash: envelope.hash)
         return .stored(IngestResult(messageID: envelope.messageID, caseID: c.id, duplicate: false))
+    }
+
+    /// The stored public key of a case epoch (unverified: compared with an already verified key).
+    func epochPublicKey(_ db: Database, case caseID: ID, epoch: Int) throws -> [UInt8]? {
+        try Data.fetchOne(
+            db.cachedStatement(sql: "SELECT public_key FROM case_epochs WHERE case_id = ? AND epoch = ?"),
+            arguments: [Data(caseID.bytes), epoch]
+        ).map { Array($0) }
+    }
+
+    /// Refuses a token revoked since it was authenticated (authentication is cached for a few seconds; this check
+    /// runs in the write transaction itself, on the writer's cached pages).
+    /// - Throws: `.unauthenticated`.
+    func assertRelayLive(_ db: Database, _ relay: RelayPrincipal) throws {
+        let live = try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT 1 FROM relay_tokens WHERE id = ? AND revoked_at IS NULL"),
+            arguments: [Data(relay.tokenID.bytes)])
+        guard live == true else {
+            throw VaultError(.unauthenticated, "the relay token was revoked; issue a new one")
+        }
     }
 
     /// The message already stored under this external id on the desk, as a duplicate result.
@@ -165,8 +202,7 @@ extension Vault {
     /// The case a channel user's next message goes to, without changing anything: their open case, or the
     /// latest one closed within the reopen window.
     func findRoutedCase(_ db: Database, desk: DeskState, channelUser: String) throws -> CaseRow? {
-        let routing = try Hashing.keyedBlake2b(
-            Canonical.encode([desk.id.bytes, Array(channelUser.utf8)]), key: keys.pseudonym)
+        let routing = try routingID(desk: desk.id, channelUser: channelUser)
         let statement = try db.cachedStatement(
             sql: """
                 SELECT * FROM cases WHERE desk_id = ? AND routing_id = ? AND (status = 'open' OR closed_at >= ?)

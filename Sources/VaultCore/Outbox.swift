@@ -124,6 +124,7 @@ extension Vault {
         let desks = relay.deskIDs.map { Data($0.bytes) }
         guard !desks.isEmpty else { return [] }
         return try await database.batched { db in
+            try self.assertRelayLive(db, relay)
             let now = self.now()
             let placeholders = Array(repeating: "?", count: desks.count).joined(separator: ", ")
             let rows = try Row.fetchAll(
@@ -156,6 +157,7 @@ extension Vault {
     {
         let caller = relay.caller(requestID: requestID)
         let outcome: VaultError? = try await database.batched { db in
+            try self.assertRelayLive(db, relay)
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT desk_id, status, lease_holder, lease_until FROM outbox WHERE id = ?",
