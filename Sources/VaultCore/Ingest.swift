@@ -216,7 +216,10 @@ extension Vault {
 
     /// The open case of this channel user on this desk; reopens one closed within the reopen window;
     /// otherwise opens a new case whose epoch 0 is sealed to the queue and oversight keys.
-    func routeCase(_ db: Database, desk: DeskState, channelUser: String) throws -> CaseRow {
+    /// `newCaseID` and `epoch0` fix the ids of a new case (known-answer tests only).
+    func routeCase(
+        _ db: Database, desk: DeskState, channelUser: String, newCaseID: ID? = nil, epoch0 fixedEpoch: BoxKeyPair? = nil
+    ) throws -> CaseRow {
         if var c = try findRoutedCase(db, desk: desk, channelUser: channelUser) {
             if c.status == "closed" {
                 try db.execute(
@@ -228,8 +231,8 @@ extension Vault {
         }
         let routing = try Hashing.keyedBlake2b(
             Canonical.encode([desk.id.bytes, Array(channelUser.utf8)]), key: keys.pseudonym)
-        let caseID = ID.v7(milliseconds: now())
-        let epoch0 = try BoxKeyPair.generate()
+        let caseID = newCaseID ?? ID.v7(milliseconds: now())
+        let epoch0 = try fixedEpoch ?? BoxKeyPair.generate()
         let signature = keys.signing.sign(
             EpochKey.signedMessage(deskID: desk.id, caseID: caseID, epoch: 0, publicKey: epoch0.publicKey))
         let sealedUser = { (pk: [UInt8]) throws -> [UInt8] in

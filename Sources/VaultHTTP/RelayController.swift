@@ -23,6 +23,11 @@ struct RelayController {
 
         struct SealedForm: Decodable {
             let messageId: String
+            let keyId: String
+            let sentAt: String
+            let kind: String
+            let body: String
+            let key: String
         }
     }
 
@@ -46,6 +51,7 @@ struct RelayController {
     func addRoutes(to router: Router<VaultRequestContext>) {
         router.post("/v1/messages", use: postMessage)
         router.post("/v1/line/:desk/webhook", use: lineWebhook)
+        router.post("/v1/intake/route", use: route)
         router.put("/v1/messages/:id/content", use: putContent)
         router.get("/v1/relay/outbox", use: outbox)
         router.post("/v1/relay/outbox/:id/ack", use: ack)
@@ -145,13 +151,11 @@ struct RelayController {
     @Sendable func postMessage(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let relay = try await auth.relay(request)
         let body = try await JSONBody.decode(MessageRequest.self, from: request, limit: maxBodyBytes)
-        if body.sealed != nil {
-            throw APIError.invalid("the sealed form is not enabled on this vault yet; send the plain text form")
-        }
         try Self.check(body.desk, "desk", max: 64)
         try Self.check(body.channelUser, "channel_user", max: 256)
         try Self.check(body.externalId, "external_id", max: 256)
         guard body.channel == "line" else { throw APIError.invalid("`channel` must be \"line\"") }
+        if let sealed = body.sealed { return try await postSealed(body, sealed, relay: relay, context: context) }
         guard body.kind == "text" else { throw APIError.invalid("`kind` must be \"text\" for the plain form") }
         guard let text = body.text, !text.isEmpty else {
             throw APIError.invalid("missing field `text` (a non-empty string)")
@@ -170,6 +174,83 @@ struct RelayController {
                 messageID: result.messageID.description, caseID: result.caseID.description,
                 duplicate: result.duplicate),
             status: result.duplicate ? .ok : .created)
+    }
+
+    /// The `sealed` form (schema/FORMAT.md §15): the relay's own envelope, stored unopened.
+    func postSealed(
+        _ body: MessageRequest, _ sealed: MessageRequest.SealedForm, relay: RelayPrincipal,
+        context: VaultRequestContext
+    ) async throws -> Response {
+        guard body.text == nil, body.kind == nil, body.sentAt == nil else {
+            throw APIError.invalid("the sealed form carries `kind` and `sent_at` inside `sealed` and no `text`")
+        }
+        guard let caseRaw = body.caseId, let caseID = ID(caseRaw) else {
+            throw APIError.invalid("the sealed form needs `case_id` (a UUID from /v1/intake/route)")
+        }
+        guard let messageID = ID(sealed.messageId) else { throw APIError.invalid("`sealed.message_id` must be a UUID") }
+        guard sealed.keyId.count == 32, let keyID = Self.hex(sealed.keyId) else {
+            throw APIError.invalid("`sealed.key_id` must be 32 lowercase hex digits")
+        }
+        guard let sentAt = Timestamp.parse(sealed.sentAt) else {
+            throw APIError.invalid("`sealed.sent_at` must be an RFC 3339 time with offset, at most millisecond precision")
+        }
+        guard let envelopeBody = Data(base64Encoded: sealed.body), let key = Data(base64Encoded: sealed.key) else {
+            throw APIError.invalid("`sealed.body` and `sealed.key` must be base64")
+        }
+        let result = try await vault.ingestSealed(
+            SealedInbound(
+                desk: body.desk, channelUser: body.channelUser, externalID: body.externalId, caseID: caseID,
+                messageID: messageID, keyID: keyID, sentAt: sentAt, kind: sealed.kind, body: Array(envelopeBody),
+                key: Array(key)),
+            relay: relay, requestID: context.requestID)
+        return try JSONBody.response(
+            MessageResponse(
+                messageID: result.messageID.description, caseID: result.caseID.description,
+                duplicate: result.duplicate),
+            status: result.duplicate ? .ok : .created)
+    }
+
+    struct RouteRequest: Decodable {
+        let desk: String
+        let channelUser: String
+    }
+
+    struct RouteResponse: Encodable {
+        let caseId: String
+        let keyId: String
+        let publicKey: String
+    }
+
+    /// `POST /v1/intake/route`: the user's open case and its current epoch key.
+    @Sendable func route(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let relay = try await auth.relay(request)
+        let body = try await JSONBody.decode(RouteRequest.self, from: request, limit: maxBodyBytes)
+        try Self.check(body.desk, "desk", max: 64)
+        try Self.check(body.channelUser, "channel_user", max: 256)
+        let r = try await vault.routeIntake(
+            desk: body.desk, channelUser: body.channelUser, relay: relay, requestID: context.requestID)
+        return try JSONBody.response(
+            RouteResponse(
+                caseId: r.caseID.description, keyId: r.keyID.hex,
+                publicKey: Data(r.publicKey).base64EncodedString()))
+    }
+
+    static func hex(_ s: String) -> [UInt8]? {
+        let c = Array(s.utf8)
+        guard c.count % 2 == 0 else { return nil }
+        func nibble(_ b: UInt8) -> UInt8? {
+            switch b {
+            case 48...57: return b - 48
+            case 97...102: return b - 87
+            default: return nil
+            }
+        }
+        var out: [UInt8] = []
+        for i in stride(from: 0, to: c.count, by: 2) {
+            guard let h = nibble(c[i]), let l = nibble(c[i + 1]) else { return nil }
+            out.append(h << 4 | l)
+        }
+        return out
     }
 
     static func check(_ value: String, _ name: String, max: Int) throws {
