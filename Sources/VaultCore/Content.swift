@@ -41,7 +41,8 @@ public final class ContentUpload: @unchecked Sendable {
         // Keep the tail: the last chunk is pushed with TAG_FINAL by `finish`.
         while buffer.count > Self.chunkSize {
             let sealed = try buffer.withUnsafeBytes { b in
-                try pusher.push(UnsafeRawBufferPointer(rebasing: b[0..<Self.chunkSize]), aad: messageID.bytes, final: false)
+                try pusher.push(
+                    UnsafeRawBufferPointer(rebasing: b[0..<Self.chunkSize]), aad: messageID.bytes, final: false)
             }
             buffer.removeFirst(Self.chunkSize)
             try await store(sealed)
@@ -146,7 +147,8 @@ extension Vault {
         messageID: ID, contentType: String, limit: Int, relay: RelayPrincipal, requestID: String
     ) async throws -> ContentUpload {
         guard !contentType.isEmpty, contentType.utf8.count <= 127,
-            contentType.range(of: #"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+( *;.*)?$"#, options: .regularExpression)
+            contentType.range(
+                of: #"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+( *;.*)?$"#, options: .regularExpression)
                 != nil
         else { throw VaultError(.unsupportedMediaType, "send the media's Content-Type, e.g. image/jpeg") }
         let caller = relay.caller(requestID: requestID)
@@ -162,7 +164,8 @@ extension Vault {
                 let row = try Row.fetchOne(
                     db, sql: "SELECT case_id, desk_id, kind, epoch_key_id FROM messages WHERE id = ?",
                     arguments: [Data(messageID.bytes)]),
-                let deskID = ID(bytes: Array(row["desk_id"] as Data)), let caseID = ID(bytes: Array(row["case_id"] as Data))
+                let deskID = ID(bytes: Array(row["desk_id"] as Data)),
+                let caseID = ID(bytes: Array(row["case_id"] as Data))
             else { throw VaultError.notFound("no message \(messageID)") }
             guard relay.deskIDs.contains(deskID) else {
                 try self.record(db, caller, "relay.write", "content:\(messageID)", .denied)

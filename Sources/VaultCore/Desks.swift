@@ -16,7 +16,8 @@ struct DeskState: Sendable {
 extension Vault {
     /// Loads a desk by name and verifies its manifest chain; nil when no such desk.
     func desk(_ db: Database, name: String) throws -> DeskState? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM desks WHERE name = ?"), arguments: [name])
+        guard
+            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM desks WHERE name = ?"), arguments: [name])
         else {
             return nil
         }

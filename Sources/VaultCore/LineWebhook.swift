@@ -91,7 +91,8 @@ extension Vault {
             return (desk, box.map { Array($0) })
         }
         guard relay.deskIDs.contains(desk.id) else {
-            try await deny(caller, "relay.write", "desk:\(name)", .forbidden("this relay token is not issued for desk \(name)"))
+            try await deny(
+                caller, "relay.write", "desk:\(name)", .forbidden("this relay token is not issued for desk \(name)"))
         }
         guard let box else {
             throw VaultError(
@@ -154,7 +155,8 @@ extension Vault {
             {
                 try db.execute(sql: "UPDATE messages SET retracted = 1 WHERE id = ?", arguments: [Data(mid.bytes)])
                 try record(
-                    db, caller, "relay.write", "message:\(mid) retract", envelopeHash: Array(row["envelope_hash"] as Data))
+                    db, caller, "relay.write", "message:\(mid) retract",
+                    envelopeHash: Array(row["envelope_hash"] as Data))
                 messageID = mid
             }
             r.accepted += 1
@@ -214,7 +216,8 @@ extension Vault {
             guard let user = source["userId"] as? String, !user.isEmpty, user.utf8.count <= 256 else {
                 throw bad("a user source needs `userId`")
             }
-            func item(_ kind: String, direction: String = "inbound", external: String?, _ plain: [UInt8]) -> InboundItem {
+            func item(_ kind: String, direction: String = "inbound", external: String?, _ plain: [UInt8]) -> InboundItem
+            {
                 InboundItem(
                     desk: desk, channelUser: user, externalID: external, direction: direction, kind: kind,
                     sentAt: timestamp, plaintext: plain)
@@ -290,7 +293,8 @@ extension Vault {
                 actions.append(
                     .event(
                         eventID: eventID,
-                        item: item("unfollow", direction: "event", external: "line-event:\(eventID)", Plaintext.object([]))))
+                        item: item(
+                            "unfollow", direction: "event", external: "line-event:\(eventID)", Plaintext.object([]))))
             }
         }
         return actions

@@ -18,7 +18,9 @@ extension Vault {
     public func setRelayKey(desk name: String, publicKey: [UInt8], supervisor: UnlockedUser, requestID: String)
         async throws
     {
-        guard publicKey.count == 32 else { throw VaultError.invalid("the relay key must be a 32-byte X25519 public key") }
+        guard publicKey.count == 32 else {
+            throw VaultError.invalid("the relay key must be a 32-byte X25519 public key")
+        }
         let caller = supervisor.caller(requestID: requestID)
         let target = "desk:\(name) relay_key:\(Hashing.keyID(publicKey).hex)"
         let outcome: VaultError? = try await database.transaction { db in
@@ -94,7 +96,9 @@ extension Vault {
                 direction: "outbound", kind: "text", author: user.username, sentAt: now)
             try self.insertMessage(db, envelope, case: c, externalID: nil, writtenBy: user.username)
             let retryKey = ID.v4().description
-            var inner = Plaintext.object([("retry_key", .string(retryKey)), ("text", .string(text)), ("to", .string(channelUser))])
+            var inner = Plaintext.object([
+                ("retry_key", .string(retryKey)), ("text", .string(text)), ("to", .string(channelUser)),
+            ])
             defer { SecretBytes.wipe(&inner) }
             let box = try SealedBox.seal(inner, to: relayKey)
             try db.execute(
@@ -134,16 +138,19 @@ extension Vault {
                     AND status != 'delivered' AND (lease_holder IS NULL OR lease_until <= ? OR lease_holder = ?)
                     ORDER BY created_at LIMIT ?
                     """,
-                arguments: StatementArguments(desks + [now, relay.name, min(max(limit, 1), 1000)] as [DatabaseValueConvertible]))
+                arguments: StatementArguments(
+                    desks + [now, relay.name, min(max(limit, 1), 1000)] as [DatabaseValueConvertible]))
             var items: [OutboxItem] = []
             for row in rows {
                 guard let id = ID(bytes: Array(row["id"] as Data)), let cid = ID(bytes: Array(row["case_id"] as Data))
                 else { continue }
                 try db.execute(
-                    sql: "UPDATE outbox SET lease_holder = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                    sql:
+                        "UPDATE outbox SET lease_holder = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
                     arguments: [relay.name, now + Int64(leaseSeconds) * 1000, now, Data(id.bytes)])
                 try self.record(db, caller, "relay.outbox.lease", "outbox:\(id)")
-                items.append(OutboxItem(id: id, caseID: cid, createdAt: row["created_at"], box: Array(row["box"] as Data)))
+                items.append(
+                    OutboxItem(id: id, caseID: cid, createdAt: row["created_at"], box: Array(row["box"] as Data)))
             }
             return items
         }
@@ -153,7 +160,8 @@ extension Vault {
     /// outbox (its sealed box is erased; the case shows `delivered`), `failed` shows `failed` on the case and leaves
     /// the item leasable again (the relay retries with the same `retry_key`).
     /// - Throws: `.conflict` when the caller does not hold a live lease; `.notFound` for an unknown item.
-    public func ackOutbox(id: ID, delivered: Bool, detail: String?, relay: RelayPrincipal, requestID: String) async throws
+    public func ackOutbox(id: ID, delivered: Bool, detail: String?, relay: RelayPrincipal, requestID: String)
+        async throws
     {
         let caller = relay.caller(requestID: requestID)
         let outcome: VaultError? = try await database.batched { db in

@@ -14,7 +14,8 @@ enum Plaintext {
     /// A JSON object with the given members, keys sorted by their UTF-8 bytes.
     static func object(_ members: [(String, Value)]) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "{")]
-        out.reserveCapacity(64 + members.reduce(0) { n, m in if case .string(let s) = m.1 { n + s.utf8.count } else { n } })
+        out.reserveCapacity(
+            64 + members.reduce(0) { n, m in if case .string(let s) = m.1 { n + s.utf8.count } else { n } })
         for (i, (key, value)) in members.sorted(by: { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) })
             .enumerated()
         {

@@ -76,10 +76,12 @@ extension Vault {
     /// - Throws: `.conflict` for a stale key id (route again), a closed case or a reused message id; `.notFound` for
     ///   an unknown desk or case; `.forbidden` (recorded) for a desk the token does not cover; `.invalidRequest` for
     ///   malformed envelope fields.
-    public func ingestSealed(_ m: SealedInbound, relay: RelayPrincipal, requestID: String) async throws -> IngestResult {
+    public func ingestSealed(_ m: SealedInbound, relay: RelayPrincipal, requestID: String) async throws -> IngestResult
+    {
         guard m.messageID.version == 7 else { throw VaultError.invalid("`sealed.message_id` must be a UUIDv7") }
         guard Self.inboundKinds.contains(m.kind) else {
-            throw VaultError.invalid("`sealed.kind` must be one of \(Self.inboundKinds.sorted().joined(separator: ", "))")
+            throw VaultError.invalid(
+                "`sealed.kind` must be one of \(Self.inboundKinds.sorted().joined(separator: ", "))")
         }
         guard m.keyID.count == 16 else { throw VaultError.invalid("`sealed.key_id` must be 32 hex digits") }
         guard m.body.count >= AEAD.nonceLength + AEAD.tagLength + 2 else {

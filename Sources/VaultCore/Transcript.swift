@@ -176,7 +176,8 @@ extension Vault {
                 return .denied(denial)
             }
             try self.record(
-                db, caller, "transcript.read", includeRetracted ? "\(target) include_retracted" : target, reason: reason,
+                db, caller, "transcript.read", includeRetracted ? "\(target) include_retracted" : target,
+                reason: reason,
                 desk: desk)
             let rows = try Row.fetchAll(
                 db,

@@ -40,7 +40,8 @@ public enum SecretBox {
                 key.withUnsafeBytes { k in
                     crypto_secretbox_open_easy(
                         o.baseAddress!.assumingMemoryBound(to: UInt8.self), b.baseAddress! + nonceLength,
-                        UInt64(b.count - nonceLength), b.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                        UInt64(b.count - nonceLength), b.baseAddress!,
+                        k.baseAddress!.assumingMemoryBound(to: UInt8.self))
                 }
             }
         }
@@ -77,7 +78,8 @@ public enum SecretStream {
             var h = [UInt8](repeating: 0, count: SecretStream.headerLength)
             let rc = key.withUnsafeBytes { k in
                 crypto_secretstream_xchacha20poly1305_init_push(
-                    s.assumingMemoryBound(to: crypto_secretstream_xchacha20poly1305_state.self), &h, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    s.assumingMemoryBound(to: crypto_secretstream_xchacha20poly1305_state.self), &h,
+                    k.baseAddress!.assumingMemoryBound(to: UInt8.self))
             }
             header = h
             if rc != 0 {
@@ -93,10 +95,12 @@ public enum SecretStream {
             var out = [UInt8](repeating: 0, count: chunk.count + SecretStream.overhead)
             let tag =
                 final
-                ? crypto_secretstream_xchacha20poly1305_tag_final() : crypto_secretstream_xchacha20poly1305_tag_message()
+                ? crypto_secretstream_xchacha20poly1305_tag_final()
+                : crypto_secretstream_xchacha20poly1305_tag_message()
             let rc = aad.withUnsafeBufferPointer { a in
                 crypto_secretstream_xchacha20poly1305_push(
-                    state.assumingMemoryBound(to: crypto_secretstream_xchacha20poly1305_state.self), &out, nil, chunk.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    state.assumingMemoryBound(to: crypto_secretstream_xchacha20poly1305_state.self), &out, nil,
+                    chunk.baseAddress?.assumingMemoryBound(to: UInt8.self),
                     UInt64(chunk.count), a.baseAddress, UInt64(a.count), tag)
             }
             try Sodium.check(rc, .malformed, "crypto_secretstream push failed")
@@ -121,7 +125,8 @@ public enum SecretStream {
             state = s
             let rc = key.withUnsafeBytes { k in
                 crypto_secretstream_xchacha20poly1305_init_pull(
-                    s.assumingMemoryBound(to: crypto_secretstream_xchacha20poly1305_state.self), header, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    s.assumingMemoryBound(to: crypto_secretstream_xchacha20poly1305_state.self), header,
+                    k.baseAddress!.assumingMemoryBound(to: UInt8.self))
             }
             if rc != 0 {
                 sodium_free(s)
@@ -139,7 +144,8 @@ public enum SecretStream {
             var tag: UInt8 = 0
             let rc = aad.withUnsafeBufferPointer { a in
                 crypto_secretstream_xchacha20poly1305_pull(
-                    state.assumingMemoryBound(to: crypto_secretstream_xchacha20poly1305_state.self), &out, nil, &tag, chunk, UInt64(chunk.count), a.baseAddress, UInt64(a.count))
+                    state.assumingMemoryBound(to: crypto_secretstream_xchacha20poly1305_state.self), &out, nil, &tag,
+                    chunk, UInt64(chunk.count), a.baseAddress, UInt64(a.count))
             }
             try Sodium.check(rc, .decryptionFailed, "a content chunk does not authenticate")
             return (out, tag == crypto_secretstream_xchacha20poly1305_tag_final())

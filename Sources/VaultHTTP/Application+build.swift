@@ -33,7 +33,8 @@ public func buildRouter(vault: Vault, configuration: ServeConfiguration) -> Rout
     ServiceController(vault: vault).addRoutes(to: router)
     RelayController(
         vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes,
-        maxContentBytes: configuration.maxContentBytes).addRoutes(to: router)
+        maxContentBytes: configuration.maxContentBytes
+    ).addRoutes(to: router)
     SessionController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     CaseController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     return router

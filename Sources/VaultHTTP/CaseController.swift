@@ -155,7 +155,8 @@ struct CaseController {
         let includeRetracted = try q.bool("include_retracted") ?? false
         var reason: String?
         if includeRetracted {
-            guard let r = request.headers[HTTPField.Name("X-Access-Reason")!], !r.trimmingCharacters(in: .whitespaces).isEmpty
+            guard let r = request.headers[HTTPField.Name("X-Access-Reason")!],
+                !r.trimmingCharacters(in: .whitespaces).isEmpty
             else {
                 throw APIError.invalid("`include_retracted=true` needs an X-Access-Reason header saying why")
             }

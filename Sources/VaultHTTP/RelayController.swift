@@ -192,7 +192,8 @@ struct RelayController {
             throw APIError.invalid("`sealed.key_id` must be 32 lowercase hex digits")
         }
         guard let sentAt = Timestamp.parse(sealed.sentAt) else {
-            throw APIError.invalid("`sealed.sent_at` must be an RFC 3339 time with offset, at most millisecond precision")
+            throw APIError.invalid(
+                "`sealed.sent_at` must be an RFC 3339 time with offset, at most millisecond precision")
         }
         guard let envelopeBody = Data(base64Encoded: sealed.body), let key = Data(base64Encoded: sealed.key) else {
             throw APIError.invalid("`sealed.body` and `sealed.key` must be base64")

@@ -33,11 +33,13 @@ import VaultTestSupport
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM messages") == 200)
             let gaps = try Int.fetchOne(
                 db,
-                sql: "SELECT count(*) FROM cases c WHERE message_count != (SELECT max(seq) FROM messages m WHERE m.case_id = c.id)"
+                sql:
+                    "SELECT count(*) FROM cases c WHERE message_count != (SELECT max(seq) FROM messages m WHERE m.case_id = c.id)"
                     + " OR message_count != (SELECT count(*) FROM messages m WHERE m.case_id = c.id)")
             #expect(gaps == 0)
             #expect(
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM access_log WHERE action = 'relay.write' AND outcome = 'allowed'")
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM access_log WHERE action = 'relay.write' AND outcome = 'allowed'")
                     == 200)
             #expect(try AuditLog.firstBrokenSeq(in: db) == nil)
         }
@@ -76,7 +78,8 @@ import VaultTestSupport
                     do {
                         try await f.vault.database.batched { db in
                             try db.execute(
-                                sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)", arguments: ["t\(i)", Data([1])])
+                                sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)",
+                                arguments: ["t\(i)", Data([1])])
                             if i % 3 == 0 { throw Boom() }
                         }
                         return (i, true)

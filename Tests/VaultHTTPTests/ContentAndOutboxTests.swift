@@ -43,7 +43,8 @@ import VaultTestSupport
             let (mid, cid) = try await Self.imageMessage(client, f)
             let put = try await Self.put(client, "/v1/messages/\(mid)/content", token: f.relayToken, bytes: bytes)
             #expect(put.status == .created)
-            let again = try await Self.put(client, "/v1/messages/\(mid)/content", token: f.relayToken, bytes: [1, 2, 3])
+            let again = try await Self.put(
+                client, "/v1/messages/\(mid)/content", token: f.relayToken, bytes: [1, 2, 3])
             #expect(again.status == .conflict)
             let token = try await unlockToken(client, f, "cou1")
             let got = try await client.call(.get, "/v1/cases/\(cid)/messages/\(mid)/content", token: token)
@@ -65,10 +66,12 @@ import VaultTestSupport
             (
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM content_chunks") ?? 0,
                 try Data.fetchAll(db, sql: "SELECT data FROM content_chunks ORDER BY idx LIMIT 2"),
-                try String.fetchAll(db, sql: "SELECT outcome FROM access_log WHERE action = 'content.read' ORDER BY seq"),
+                try String.fetchAll(
+                    db, sql: "SELECT outcome FROM access_log WHERE action = 'content.read' ORDER BY seq"),
                 try Int.fetchOne(
                     db,
-                    sql: "SELECT count(*) FROM access_log WHERE action = 'relay.write' AND target LIKE 'content:%' AND length(envelope_hash) = 32"
+                    sql:
+                        "SELECT count(*) FROM access_log WHERE action = 'relay.write' AND target LIKE 'content:%' AND length(envelope_hash) = 32"
                 ) ?? 0
             )
         }
@@ -89,7 +92,8 @@ import VaultTestSupport
         try await makeApp(f, configuration: config).test(.router) { client in
             let (mid, _) = try await Self.imageMessage(client, f)
             let big = try await Self.put(
-                client, "/v1/messages/\(mid)/content", token: f.relayToken, bytes: [UInt8](repeating: 7, count: 1024 * 1024 + 1))
+                client, "/v1/messages/\(mid)/content", token: f.relayToken,
+                bytes: [UInt8](repeating: 7, count: 1024 * 1024 + 1))
             #expect(big.status == .contentTooLarge)
             #expect(big.errorCode == "payload_too_large")
             let text = try await client.call(.post, "/v1/messages", token: f.relayToken, json: message("hello"))
@@ -100,14 +104,24 @@ import VaultTestSupport
             #expect(
                 try await Self.put(client, "/v1/messages/\(ID.v4())/content", token: f.relayToken, bytes: [1]).status
                     == .notFound)
-            #expect(try await Self.put(client, "/v1/messages/not-a-uuid/content", token: f.relayToken, bytes: [1]).status == .badRequest)
-            #expect(try await Self.put(client, "/v1/messages/\(mid)/content", token: nil, bytes: [1]).status == .unauthorized)
-            #expect(try await Self.put(client, "/v1/messages/\(mid)/content", token: other, bytes: [1]).status == .forbidden)
             #expect(
-                try await Self.put(client, "/v1/messages/\(mid)/content", token: f.relayToken, bytes: [1], contentType: "")
-                    .status == .unsupportedMediaType)
+                try await Self.put(client, "/v1/messages/not-a-uuid/content", token: f.relayToken, bytes: [1]).status
+                    == .badRequest)
+            #expect(
+                try await Self.put(client, "/v1/messages/\(mid)/content", token: nil, bytes: [1]).status
+                    == .unauthorized)
+            #expect(
+                try await Self.put(client, "/v1/messages/\(mid)/content", token: other, bytes: [1]).status == .forbidden
+            )
+            #expect(
+                try await Self.put(
+                    client, "/v1/messages/\(mid)/content", token: f.relayToken, bytes: [1], contentType: ""
+                )
+                .status == .unsupportedMediaType)
             // After all that the upload can still happen once.
-            #expect(try await Self.put(client, "/v1/messages/\(mid)/content", token: f.relayToken, bytes: [9, 9]).status == .created)
+            #expect(
+                try await Self.put(client, "/v1/messages/\(mid)/content", token: f.relayToken, bytes: [9, 9]).status
+                    == .created)
         }
         let rows = try await f.vault.database.read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM message_content") ?? -1
@@ -131,7 +145,8 @@ import VaultTestSupport
         }
         // Only a supervisor of the desk registers it.
         await #expect(throws: VaultError.self) {
-            try await f.vault.setRelayKey(desk: "ijime", publicKey: relayKey.publicKey, supervisor: cou1, requestID: "k0")
+            try await f.vault.setRelayKey(
+                desk: "ijime", publicKey: relayKey.publicKey, supervisor: cou1, requestID: "k0")
         }
         try await f.vault.setRelayKey(desk: "ijime", publicKey: relayKey.publicKey, supervisor: sup, requestID: "k1")
         let replyID = try await f.vault.queueReply(
@@ -160,10 +175,12 @@ import VaultTestSupport
             let badAck = try await client.call(
                 .post, "/v1/relay/outbox/\(id)/ack", token: f.relayToken, json: ["status": "sent"])
             #expect(badAck.status == .badRequest)
-            #expect(try await client.call(.get, "/v1/relay/outbox?lease=601", token: f.relayToken).status == .badRequest)
+            #expect(
+                try await client.call(.get, "/v1/relay/outbox?lease=601", token: f.relayToken).status == .badRequest)
             #expect(try await client.call(.get, "/v1/relay/outbox").status == .unauthorized)
             let ack = try await client.call(
-                .post, "/v1/relay/outbox/\(id)/ack", token: f.relayToken, json: ["status": "delivered", "detail": "200"])
+                .post, "/v1/relay/outbox/\(id)/ack", token: f.relayToken,
+                json: ["status": "delivered", "detail": "200"])
             #expect(ack.status == .noContent)
             let afterAck = try await client.call(.get, "/v1/relay/outbox", token: f.relayToken)
             #expect((afterAck.json["items"] as? [Any])?.isEmpty == true)

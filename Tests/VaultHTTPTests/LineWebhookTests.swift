@@ -64,7 +64,9 @@ enum LINE {
             "01HZZZSTICKER00000000001",
             #"{"type":"sticker","id":"325712","quoteToken":"q3Plx","packageId":"446","stickerId":"1988","stickerResourceType":"ANIMATION","keywords":["cry"]}"#
         ),
-        event("follow", id: "01HZZZFOLLOW000000000001", extra: #","replyToken":"85cbe770fa8b4f45bbb5a4a1e9a2b3c4","follow":{"isUnblocked":true}"#),
+        event(
+            "follow", id: "01HZZZFOLLOW000000000001",
+            extra: #","replyToken":"85cbe770fa8b4f45bbb5a4a1e9a2b3c4","follow":{"isUnblocked":true}"#),
         event("unfollow", id: "01HZZZUNFOLLOW0000000001", extra: ""),
         // Ignored: a group and a room message, an unknown event type, an unknown message type.
         message(
@@ -187,7 +189,9 @@ enum LINE {
             #expect(r.status == .ok)
             #expect(r.json["accepted"] as? Int == 0)
             #expect(r.json["duplicates"] as? Int == 2)
-            #expect((r.json["content_pending"] as? [[String: Any]])?.first?["line_message_id"] as? String == "354718705033693859")
+            #expect(
+                (r.json["content_pending"] as? [[String: Any]])?.first?["line_message_id"] as? String
+                    == "354718705033693859")
             let after = try await Self.counts(f)
             #expect(after.messages == before.messages)
             #expect(after.events == before.events)
@@ -219,7 +223,8 @@ enum LINE {
         try await Self.setSecret(f)
         let body = LINE.body([
             LINE.text,
-            LINE.event("unsend", id: "01HZZZUNSEND000000000001", extra: #","unsend":{"messageId":"468789577898262530"}"#),
+            LINE.event(
+                "unsend", id: "01HZZZUNSEND000000000001", extra: #","unsend":{"messageId":"468789577898262530"}"#),
         ])
         try await makeApp(f).test(.router) { client in
             let r = try await Self.post(client, f, body, signature: try LINE.sign(body))
@@ -261,7 +266,14 @@ enum LINE {
         defer { f.remove() }
         let body = LINE.body([LINE.text])
         let other = try await f.vault.issueRelayToken(name: "relay-gyakutai", desks: ["gyakutai"], caller: .cli())
-        try await makeApp(f, configuration: { var c = ServeConfiguration(); c.maxBodyBytes = 4096; return c }()).test(
+        try await makeApp(
+            f,
+            configuration: {
+                var c = ServeConfiguration()
+                c.maxBodyBytes = 4096
+                return c
+            }()
+        ).test(
             .router
         ) { client in
             // No channel secret yet.
@@ -294,7 +306,8 @@ enum LINE {
             let r7 = try await Self.post(client, f, body, signature: signature, desk: "nosuchdesk")
             #expect(r7.status == .notFound)
             // Signed, but not a LINE webhook.
-            for junk in ["[1,2]", "{}", #"{"destination":"U1","events":{}}"#, "not json",
+            for junk in [
+                "[1,2]", "{}", #"{"destination":"U1","events":{}}"#, "not json",
                 #"{"destination":"U1","events":[{"type":"message","webhookEventId":"x","timestamp":1,"source":{"type":"user","userId":"U1"}}]}"#,
                 #"{"destination":"U1","events":[{"type":"message","webhookEventId":"x","timestamp":"soon","source":{"type":"user","userId":"U1"},"message":{"type":"text","id":"1","text":"a"}}]}"#,
             ] {

@@ -25,14 +25,22 @@ import VaultTestSupport
             let again = try await client.call(
                 .post, "/v1/intake/route", token: f.relayToken, json: ["desk": "ijime", "channel_user": "Uroute1"])
             #expect(again.json["case_id"] as? String == caseID)
-            #expect(try await client.call(.post, "/v1/intake/route", json: ["desk": "ijime", "channel_user": "U"]).status == .unauthorized)
             #expect(
-                try await client.call(.post, "/v1/intake/route", token: other, json: ["desk": "ijime", "channel_user": "U"])
-                    .status == .forbidden)
-            #expect(try await client.call(.post, "/v1/intake/route", token: f.relayToken, json: ["desk": "ijime"]).status == .badRequest)
+                try await client.call(.post, "/v1/intake/route", json: ["desk": "ijime", "channel_user": "U"]).status
+                    == .unauthorized)
             #expect(
-                try await client.call(.post, "/v1/intake/route", token: f.relayToken, json: ["desk": 5, "channel_user": "U"])
-                    .status == .badRequest)
+                try await client.call(
+                    .post, "/v1/intake/route", token: other, json: ["desk": "ijime", "channel_user": "U"]
+                )
+                .status == .forbidden)
+            #expect(
+                try await client.call(.post, "/v1/intake/route", token: f.relayToken, json: ["desk": "ijime"]).status
+                    == .badRequest)
+            #expect(
+                try await client.call(
+                    .post, "/v1/intake/route", token: f.relayToken, json: ["desk": 5, "channel_user": "U"]
+                )
+                .status == .badRequest)
 
             let good: [String: Any] = [
                 "message_id": ID.v7(milliseconds: 1_795_000_000_000).description, "key_id": keyID,
@@ -72,8 +80,11 @@ import VaultTestSupport
             let r409 = try await client.call(.post, "/v1/messages", token: f.relayToken, json: stale)
             #expect(r409.status == .conflict)
             let unknownCase = sealed({ _ in }, outer: ["case_id": ID.v4().description])
-            #expect(try await client.call(.post, "/v1/messages", token: f.relayToken, json: unknownCase).status == .notFound)
-            #expect(try await client.call(.post, "/v1/messages", token: other, json: sealed { _ in }).status == .forbidden)
+            #expect(
+                try await client.call(.post, "/v1/messages", token: f.relayToken, json: unknownCase).status == .notFound
+            )
+            #expect(
+                try await client.call(.post, "/v1/messages", token: other, json: sealed { _ in }).status == .forbidden)
             #expect(try await client.call(.post, "/v1/messages", json: sealed { _ in }).status == .unauthorized)
             // The well-formed one is stored (the vault cannot open it; a reader would see it unreadable).
             let ok = try await client.call(.post, "/v1/messages", token: f.relayToken, json: sealed { _ in })
