@@ -114,7 +114,7 @@ import VaultTestSupport
         await #expect(throws: VaultError.self) { try await f.vault.ingestSealed(bad, relay: f.relay, requestID: "b4") }
         let count = try await f.vault.database.read { db in
             try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM messages WHERE caseId = ?", arguments: [Data(caseID.bytes)])
+                db, sql: "SELECT count(*) FROM messages WHERE case_id = ?", arguments: [Data(caseID.bytes)])
         }
         #expect(count == 2)
     }
