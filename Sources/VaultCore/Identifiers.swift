@@ -36,11 +36,23 @@ public struct ID: Hashable, Sendable, CustomStringConvertible, Comparable {
     /// The version nibble (7 for UUIDv7).
     public var version: Int { Int(bytes[6] >> 4) }
 
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The lowercase 8-4-4-4-12 UUID string (built byte by byte: it is on every request's hot path).
     public var description: String {
-        let h = bytes.hex
-        let c = Array(h)
-        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-"
-            + String(c[20..<32])
+        String(unsafeUninitializedCapacity: 36) { out in
+            var j = 0
+            for (i, b) in bytes.enumerated() {
+                if i == 4 || i == 6 || i == 8 || i == 10 {
+                    out[j] = UInt8(ascii: "-")
+                    j += 1
+                }
+                out[j] = Self.hexDigits[Int(b >> 4)]
+                out[j + 1] = Self.hexDigits[Int(b & 0x0f)]
+                j += 2
+            }
+            return j
+        }
     }
 
     public static func < (a: ID, b: ID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }

@@ -69,6 +69,7 @@ import VaultTestSupport
         let route = try await f.vault.routeIntake(
             desk: "ijime", channelUser: v.channelUser, relay: f.relay, requestID: "route")
         #expect(route.caseID == caseID)
+        #expect(route.caseID.description == v.caseId)
         #expect(route.keyID.hex == v.good.keyId)
         #expect(route.publicKey == epoch0.publicKey)
 
