@@ -74,7 +74,8 @@ let package = Package(
             name: "VaultCoreTests",
             dependencies: [
                 "VaultCore", "VaultCrypto", "VaultTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
-            ]
+            ],
+            exclude: ["Vectors"]
         ),
         .testTarget(
             name: "VaultHTTPTests",

@@ -96,6 +96,13 @@ CREATE TABLE cases (
     channel_user_case BLOB NOT NULL
 );
 
+CREATE TABLE content_chunks (
+    message_id BLOB NOT NULL REFERENCES message_content(message_id),
+    idx INTEGER NOT NULL CHECK (idx >= 0),
+    data BLOB NOT NULL,
+    PRIMARY KEY (message_id, idx)
+) WITHOUT ROWID;
+
 CREATE TABLE desk_keys (
     key_id BLOB PRIMARY KEY NOT NULL CHECK (length(key_id) = 16),
     desk_id BLOB NOT NULL REFERENCES desks(id),
@@ -146,6 +153,35 @@ CREATE TABLE key_wraps (
     UNIQUE (key_id, recipient_key_id)
 );
 
+CREATE TABLE line_channels (
+    desk_id BLOB PRIMARY KEY NOT NULL REFERENCES desks(id),
+    secret_box BLOB NOT NULL CHECK (length(secret_box) > 40),
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE line_events (
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    webhook_event_id TEXT NOT NULL,
+    message_id BLOB REFERENCES messages(id),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (desk_id, webhook_event_id)
+) WITHOUT ROWID;
+
+CREATE TABLE message_content (
+    message_id BLOB PRIMARY KEY NOT NULL REFERENCES messages(id),
+    state TEXT NOT NULL CHECK (state IN ('writing', 'complete')),
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL CHECK (size >= 0),
+    chunk_size INTEGER NOT NULL CHECK (chunk_size > 0),
+    chunk_count INTEGER NOT NULL CHECK (chunk_count >= 0),
+    epoch_key_id BLOB NOT NULL REFERENCES case_epochs(key_id),
+    sealed_key BLOB NOT NULL,
+    header BLOB NOT NULL CHECK (length(header) = 24),
+    written_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    completed_at INTEGER
+) WITHOUT ROWID;
+
 CREATE TABLE messages (
     id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
     case_id BLOB NOT NULL REFERENCES cases(id),
@@ -164,6 +200,22 @@ CREATE TABLE messages (
     created_at INTEGER NOT NULL,
     retracted INTEGER NOT NULL DEFAULT 0 CHECK (retracted IN (0, 1)),
     UNIQUE (case_id, seq)
+);
+
+CREATE TABLE outbox (
+    id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    message_id BLOB NOT NULL UNIQUE REFERENCES messages(id),
+    case_id BLOB NOT NULL REFERENCES cases(id),
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    relay_key_id BLOB NOT NULL CHECK (length(relay_key_id) = 16),
+    box BLOB NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    lease_holder TEXT,
+    lease_until INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    detail TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
 );
 
 CREATE TABLE relay_token_desks (
@@ -232,6 +284,8 @@ CREATE INDEX cases_routing ON cases(desk_id, routing_id, status);
 CREATE INDEX key_wraps_recipient ON key_wraps(recipient_key_id);
 
 CREATE UNIQUE INDEX messages_external ON messages(desk_id, external_id) WHERE external_id IS NOT NULL;
+
+CREATE INDEX outbox_pending ON outbox(desk_id, status, created_at);
 
 CREATE INDEX rotation_jobs_pending ON rotation_jobs(done_at) WHERE done_at IS NULL;
 

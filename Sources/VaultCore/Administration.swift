@@ -84,6 +84,7 @@ extension Vault {
             guard db.changesCount == 1 else { throw VaultError.notFound("no active relay token \(name)") }
             try self.record(db, caller, "token.revoke", "token:\(name)")
         }
+        relayTokens.forget(name: name)
     }
 
     /// Removes a member from a desk and rotates the desk's keys (the removed user's wraps go at once).

@@ -60,17 +60,19 @@ public enum AuditLog {
         let started = ContinuousClock.now
         defer { Timer(label: "consultvault_audit_append_seconds").record(duration: ContinuousClock.now - started) }
         var e = entry
-        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1")
+        let head = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1"))
         let prevSeq: Int64 = head?["seq"] ?? 0
         let prevHash: [UInt8] = head.map { Array(($0["hash"] as Data?) ?? Data()) } ?? genesis
         e.seq = prevSeq + 1
         e.hash = e.chainHash(previous: prevHash)
         do {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO access_log (seq, time, actor, role, action, target, outcome, request_id, envelope_hash,
                         reason_sealed, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     e.seq, e.time, e.actor, e.role, e.action, e.target, e.outcome.rawValue, e.requestID,
                     e.envelopeHash.map { Data($0) }, e.reasonSealed.map { Data($0) }, Data(e.hash),

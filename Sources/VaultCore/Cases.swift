@@ -26,7 +26,8 @@ struct CaseRow: Sendable {
     }
 
     static func find(_ db: Database, id: ID) throws -> CaseRow? {
-        try Row.fetchOne(db, sql: "SELECT * FROM cases WHERE id = ?", arguments: [Data(id.bytes)]).map(CaseRow.init)
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM cases WHERE id = ?"), arguments: [Data(id.bytes)])
+            .map(CaseRow.init)
     }
 }
 
@@ -51,7 +52,8 @@ extension Vault {
     func epochKey(_ db: Database, case c: CaseRow, epoch: Int) throws -> EpochKey {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT key_id, public_key, signature FROM case_epochs WHERE case_id = ? AND epoch = ?",
+                db.cachedStatement(
+                    sql: "SELECT key_id, public_key, signature FROM case_epochs WHERE case_id = ? AND epoch = ?"),
                 arguments: [Data(c.id.bytes), epoch])
         else { throw VaultError.integrity("epoch \(epoch) of a case is missing") }
         let pk = Array(row["public_key"] as Data)

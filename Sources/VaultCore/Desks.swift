@@ -16,14 +16,18 @@ struct DeskState: Sendable {
 extension Vault {
     /// Loads a desk by name and verifies its manifest chain; nil when no such desk.
     func desk(_ db: Database, name: String) throws -> DeskState? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM desks WHERE name = ?", arguments: [name]) else {
+        guard
+            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM desks WHERE name = ?"), arguments: [name])
+        else {
             return nil
         }
         return try deskState(db, row: row)
     }
 
     func desk(_ db: Database, id: ID) throws -> DeskState {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM desks WHERE id = ?", arguments: [Data(id.bytes)])
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM desks WHERE id = ?"), arguments: [Data(id.bytes)])
         else {
             throw VaultError.integrity("a case refers to a missing desk")
         }
@@ -42,13 +46,41 @@ extension Vault {
         return DeskState(id: id, name: row["name"], retentionDays: row["retention_days"], manifest: manifest)
     }
 
+    /// Verifies manifest `version` of a desk and every version before it (see `verifyManifestChain`).
+    /// The result is memoized by a hash of the exact stored bytes of versions 1…`version`: any changed byte in
+    /// the chain is a new key and is verified afresh, so the ingest hot path verifies a desk once per version.
+    /// - Throws: `VaultError.integrity` on any broken signature or link.
+    func verifiedManifest(_ db: Database, deskID: ID, version: Int64) throws -> DeskManifest {
+        let rows = try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT version, body, signer, signature FROM desk_manifests WHERE desk_id = ? AND version <= ?
+                    ORDER BY version
+                    """),
+            arguments: [Data(deskID.bytes), version])
+        var parts: [[UInt8]] = [deskID.bytes, Canonical.u64(UInt64(max(0, version)))]
+        for row in rows {
+            parts.append(
+                Canonical.encode([
+                    Canonical.u64(UInt64(max(0, row["version"] as Int64))), Array(row["body"] as Data),
+                    Array((row["signer"] as String).utf8), Array(row["signature"] as Data),
+                ]))
+        }
+        let memoKey = Hashing.blake2b(parts: parts)
+        if let known = manifests.get(memoKey) { return known }
+        let manifest = try verifyManifestChain(db, deskID: deskID, version: version)
+        manifests.put(memoKey, manifest)
+        return manifest
+    }
+
     /// Verifies manifest `version` of a desk: vault-signed, or signed by a supervisor who was a confirmed
     /// supervisor in the previous (itself verified) version and whose keys the vault attested.
     /// - Throws: `VaultError.integrity` on any broken signature or link.
-    func verifiedManifest(_ db: Database, deskID: ID, version: Int64) throws -> DeskManifest {
+    private func verifyManifestChain(_ db: Database, deskID: ID, version: Int64) throws -> DeskManifest {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT body, signer, signature FROM desk_manifests WHERE desk_id = ? AND version = ?",
+                db.cachedStatement(
+                    sql: "SELECT body, signer, signature FROM desk_manifests WHERE desk_id = ? AND version = ?"),
                 arguments: [Data(deskID.bytes), version])
         else { throw VaultError.integrity("desk manifest version \(version) is missing") }
         let body = Array(row["body"] as Data)
@@ -67,7 +99,7 @@ extension Vault {
             return manifest
         } else {
             guard version > 1 else { throw VaultError.integrity("desk manifest version 1 must be signed by the vault") }
-            let previous = try verifiedManifest(db, deskID: deskID, version: version - 1)
+            let previous = try verifyManifestChain(db, deskID: deskID, version: version - 1)
             guard let m = previous.member(signer), m.role == .supervisor,
                 let user = try UserRecord.find(db, username: signer)
             else { throw VaultError.integrity("desk manifest version \(version) is signed by a non-supervisor") }

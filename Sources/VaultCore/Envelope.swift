@@ -57,14 +57,12 @@ public struct Envelope: Sendable, Equatable {
         author: String, sentAt: Int64
     ) throws -> Envelope {
         let epochKeyID = Hashing.keyID(epochPublicKey)
-        let messageKey = try SecretBytes.random(count: AEAD.keyLength, transient: true)
         let aad = aad(
             messageID: messageID, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind,
             author: author,
             sentAt: sentAt)
-        let body = try AEAD.seal(plaintext, aad: aad, key: messageKey)
-        let key = try LabelledWrap.seal(
-            messageKey, label: .messageKey, scope: messageID.bytes, keyID: epochKeyID, to: epochPublicKey)
+        let (body, key) = try LabelledWrap.sealWithFreshKey(
+            plaintext, aad: aad, label: .messageKey, scope: messageID.bytes, keyID: epochKeyID, to: epochPublicKey)
         return Envelope(
             messageID: messageID, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind,
             author: author,

@@ -36,18 +36,24 @@ public struct ID: Hashable, Sendable, CustomStringConvertible, Comparable {
     /// The version nibble (7 for UUIDv7).
     public var version: Int { Int(bytes[6] >> 4) }
 
-    public var description: String {
-        var out = [UInt8]()
-        out.reserveCapacity(36)
-        for (i, b) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(0x2D) }
-            out.append(Self.hexDigits[Int(b >> 4)])
-            out.append(Self.hexDigits[Int(b & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The lowercase 8-4-4-4-12 UUID string (built byte by byte: it is on every request's hot path).
+    public var description: String {
+        String(unsafeUninitializedCapacity: 36) { out in
+            var j = 0
+            for (i, b) in bytes.enumerated() {
+                if i == 4 || i == 6 || i == 8 || i == 10 {
+                    out[j] = UInt8(ascii: "-")
+                    j += 1
+                }
+                out[j] = Self.hexDigits[Int(b >> 4)]
+                out[j + 1] = Self.hexDigits[Int(b & 0x0f)]
+                j += 2
+            }
+            return j
+        }
+    }
 
     public static func < (a: ID, b: ID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 }

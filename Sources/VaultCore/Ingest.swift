@@ -28,65 +28,199 @@ public struct IngestResult: Sendable, Equatable {
     public let duplicate: Bool
 }
 
-extension Vault {
-    /// Stores one inbound text durably: routes it to the user's case (opening one with a queue-readable
-    /// epoch 0 if needed), seals it in the envelope, and records the write with the envelope hash, all in
-    /// one transaction. Idempotent on (desk, external id).
-    /// - Throws: `.forbidden` when the token does not cover the desk, `.notFound` for an unknown desk.
-    public func ingest(_ m: InboundText, relay: RelayPrincipal, requestID: String) async throws -> IngestResult {
-        let caller = relay.caller(requestID: requestID)
-        guard m.channel == "line" else { throw VaultError.invalid("channel must be \"line\"") }
-        enum Outcome: Sendable {
-            case stored(IngestResult)
-            case denied(VaultError)
-        }
-        let outcome: Outcome = try await database.transaction { db in
-            guard let desk = try self.desk(db, name: m.desk) else { throw VaultError.notFound("no desk \(m.desk)") }
-            guard relay.deskIDs.contains(desk.id) else {
-                try self.record(db, caller, "relay.write", "desk:\(m.desk)", .denied)
-                return .denied(.forbidden("this relay token is not issued for desk \(m.desk)"))
-            }
-            if let dup = try Row.fetchOne(
-                db, sql: "SELECT id, case_id FROM messages WHERE desk_id = ? AND external_id = ?",
-                arguments: [Data(desk.id.bytes), m.externalID]),
-                let mid = ID(bytes: Array(dup["id"] as Data)), let cid = ID(bytes: Array(dup["case_id"] as Data))
-            {
-                return .stored(IngestResult(messageID: mid, caseID: cid, duplicate: true))
-            }
-            let c = try self.routeCase(db, desk: desk, channelUser: m.channelUser)
-            let epoch = try self.epochKey(db, case: c, epoch: c.currentEpoch)
-            let messageID = ID.v7(milliseconds: self.now())
-            var plaintext = try JSONSerialization.data(withJSONObject: ["text": m.text], options: [.sortedKeys]).map {
-                $0
-            }
-            defer { SecretBytes.wipe(&plaintext) }
-            let envelope = try Envelope.seal(
-                plaintext: plaintext, messageID: messageID, caseID: c.id, epochPublicKey: epoch.publicKey,
-                direction: "inbound", kind: "text", author: "channel", sentAt: m.sentAt)
-            try self.insertMessage(db, envelope, case: c, externalID: m.externalID, writtenBy: "relay:\(relay.name)")
-            try self.record(db, caller, "relay.write", "message:\(messageID)", envelopeHash: envelope.hash)
-            return .stored(IngestResult(messageID: messageID, caseID: c.id, duplicate: false))
-        }
-        switch outcome {
+/// One inbound record from the relay, on any path (plain form, webhook event): routed by channel
+/// user, deduplicated on `externalID` within the desk.
+struct InboundItem: Sendable {
+    var desk: String
+    var channelUser: String
+    var externalID: String?
+    var direction = "inbound"
+    var kind: String
+    var sentAt: Int64
+    var plaintext: [UInt8]
+}
+
+/// What an ingest prepares before the write transaction (from hints or a read snapshot): the verified desk and,
+/// when the user already has a case, the envelope sealed to its current epoch's verified public key. The batch
+/// uses the envelope only when that case, epoch and stored public key are still current; otherwise it seals again.
+struct Prepared: Sendable {
+    var desk: DeskState
+    var sealed: (caseID: ID, epoch: Int, publicKey: [UInt8], envelope: Envelope)?
+}
+
+enum IngestOutcome: Sendable {
+    case stored(IngestResult)
+    case denied(VaultError)
+
+    func get() throws -> IngestResult {
+        switch self {
         case .stored(let r): return r
         case .denied(let e): throw e
         }
     }
+}
 
-    /// The open case of this channel user on this desk; reopens one closed within the reopen window;
-    /// otherwise opens a new case whose epoch 0 is sealed to the queue and oversight keys.
-    func routeCase(_ db: Database, desk: DeskState, channelUser: String) throws -> CaseRow {
-        let routing = try Hashing.keyedBlake2b(
-            Canonical.encode([desk.id.bytes, Array(channelUser.utf8)]), key: keys.pseudonym)
-        if let row = try Row.fetchOne(
-            db,
+extension Vault {
+    /// Stores one inbound text durably: routes it to the user's case (opening one with a queue-readable
+    /// epoch 0 if needed), seals it in the envelope, and records the write with the envelope hash, all in
+    /// one transaction shared with concurrent ingests (group commit; answered only once durable).
+    /// Idempotent on (desk, external id), also under concurrency.
+    /// - Throws: `.forbidden` when the token does not cover the desk, `.notFound` for an unknown desk.
+    public func ingest(_ m: InboundText, relay: RelayPrincipal, requestID: String) async throws -> IngestResult {
+        guard m.channel == "line" else { throw VaultError.invalid("channel must be \"line\"") }
+        var plaintext = Plaintext.text(m.text)
+        defer { SecretBytes.wipe(&plaintext) }
+        let item = InboundItem(
+            desk: m.desk, channelUser: m.channelUser, externalID: m.externalID, kind: "text", sentAt: m.sentAt,
+            plaintext: plaintext)
+        return try await ingest(item, relay: relay, caller: relay.caller(requestID: requestID))
+    }
+
+    /// Seals outside the writer (in the request's task, in parallel with others), then stores in a batch.
+    func ingest(_ item: InboundItem, relay: RelayPrincipal, caller: Caller) async throws -> IngestResult {
+        let pre = try await prepare(item)
+        return try await database.batched { db in
+            try self.storeInbound(db, item, relay: relay, caller: caller, prepared: pre)
+        }.get()
+    }
+
+    /// Loads the verified desk and seals `item` to the current epoch of its case (no envelope when there is no
+    /// case yet or the item is a redelivery: the batch decides under the lock). The desk and the user's route come
+    /// from `hints` when known, so the hot path touches no database connection; hints are only advice, checked
+    /// again in the write transaction, which seals afresh when they were stale.
+    /// - Throws: `.notFound` for an unknown desk.
+    func prepare(_ item: InboundItem) async throws -> Prepared {
+        let desk: DeskState
+        var route: (caseID: ID, epoch: Int, publicKey: [UInt8])?
+        if let known = hints.desk(item.desk) {
+            desk = known
+            route = hints.route(try routingID(desk: desk.id, channelUser: item.channelUser))
+        } else {
+            desk = try await database.read { db in
+                guard let desk = try self.desk(db, name: item.desk) else {
+                    throw VaultError.notFound("no desk \(item.desk)")
+                }
+                return desk
+            }
+            hints.remember(desk: desk)
+        }
+        if route == nil {
+            route = try await database.read { db in
+                if let external = item.externalID,
+                    try self.findExternal(db, deskID: desk.id, externalID: external) != nil
+                {
+                    return nil
+                }
+                guard let c = try self.findRoutedCase(db, desk: desk, channelUser: item.channelUser) else { return nil }
+                let epoch = try self.epochKey(db, case: c, epoch: c.currentEpoch)
+                return (c.id, c.currentEpoch, epoch.publicKey)
+            }
+        }
+        guard let route else { return Prepared(desk: desk, sealed: nil) }
+        let envelope = try Envelope.seal(
+            plaintext: item.plaintext, messageID: ID.v7(milliseconds: now()), caseID: route.caseID,
+            epochPublicKey: route.publicKey, direction: item.direction, kind: item.kind, author: "channel",
+            sentAt: item.sentAt)
+        return Prepared(desk: desk, sealed: (route.caseID, route.epoch, route.publicKey, envelope))
+    }
+
+    /// The pseudonymous routing id of a channel user on a desk (schema/FORMAT.md §7).
+    func routingID(desk: ID, channelUser: String) throws -> [UInt8] {
+        try Hashing.keyedBlake2b(Canonical.encode([desk.bytes, Array(channelUser.utf8)]), key: keys.pseudonym)
+    }
+
+    /// The write half of an ingest, inside a batch transaction: coverage check (a denial is recorded),
+    /// redelivery check, routing, the message row and its access-log entry.
+    func storeInbound(
+        _ db: Database, _ item: InboundItem, relay: RelayPrincipal, caller: Caller, prepared: Prepared?
+    ) throws -> IngestOutcome {
+        // The whole manifest chain is checked again here (memoized by its stored bytes), so a desk hint can never
+        // stand in for a manifest that changed or was tampered with.
+        guard let desk = try self.desk(db, name: item.desk) else {
+            throw VaultError.notFound("no desk \(item.desk)")
+        }
+        try assertRelayLive(db, relay)
+        guard relay.deskIDs.contains(desk.id) else {
+            try record(db, caller, "relay.write", "desk:\(item.desk)", .denied)
+            return .denied(.forbidden("this relay token is not issued for desk \(item.desk)"))
+        }
+        if let external = item.externalID, let dup = try findExternal(db, deskID: desk.id, externalID: external) {
+            return .stored(dup)
+        }
+        let c = try routeCase(db, desk: desk, channelUser: item.channelUser)
+        let envelope: Envelope
+        if let p = prepared?.sealed, p.caseID == c.id, p.epoch == c.currentEpoch,
+            try epochPublicKey(db, case: c.id, epoch: c.currentEpoch) == p.publicKey
+        {
+            envelope = p.envelope
+        } else {
+            let epoch = try epochKey(db, case: c, epoch: c.currentEpoch)
+            envelope = try Envelope.seal(
+                plaintext: item.plaintext, messageID: ID.v7(milliseconds: now()), caseID: c.id,
+                epochPublicKey: epoch.publicKey, direction: item.direction, kind: item.kind, author: "channel",
+                sentAt: item.sentAt)
+            hints.remember(
+                route: (c.id, c.currentEpoch, epoch.publicKey),
+                for: try routingID(desk: desk.id, channelUser: item.channelUser))
+            hints.remember(desk: desk)
+        }
+        try insertMessage(db, envelope, case: c, externalID: item.externalID, writtenBy: "relay:\(relay.name)")
+        try record(db, caller, "relay.write", "message:\(envelope.messageID)", envelopeHash: envelope.hash)
+        return .stored(IngestResult(messageID: envelope.messageID, caseID: c.id, duplicate: false))
+    }
+
+    /// The stored public key of a case epoch (unverified: compared with an already verified key).
+    func epochPublicKey(_ db: Database, case caseID: ID, epoch: Int) throws -> [UInt8]? {
+        try Data.fetchOne(
+            db.cachedStatement(sql: "SELECT public_key FROM case_epochs WHERE case_id = ? AND epoch = ?"),
+            arguments: [Data(caseID.bytes), epoch]
+        ).map { Array($0) }
+    }
+
+    /// Refuses a token revoked since it was authenticated (authentication is cached for a few seconds; this check
+    /// runs in the write transaction itself, on the writer's cached pages).
+    /// - Throws: `.unauthenticated`.
+    func assertRelayLive(_ db: Database, _ relay: RelayPrincipal) throws {
+        let live = try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT 1 FROM relay_tokens WHERE id = ? AND revoked_at IS NULL"),
+            arguments: [Data(relay.tokenID.bytes)])
+        guard live == true else {
+            throw VaultError(.unauthenticated, "the relay token was revoked; issue a new one")
+        }
+    }
+
+    /// The message already stored under this external id on the desk, as a duplicate result.
+    func findExternal(_ db: Database, deskID: ID, externalID: String) throws -> IngestResult? {
+        let statement = try db.cachedStatement(
+            sql: "SELECT id, case_id FROM messages WHERE desk_id = ? AND external_id = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [Data(deskID.bytes), externalID]),
+            let mid = ID(bytes: Array(row["id"] as Data)), let cid = ID(bytes: Array(row["case_id"] as Data))
+        else { return nil }
+        return IngestResult(messageID: mid, caseID: cid, duplicate: true)
+    }
+
+    /// The case a channel user's next message goes to, without changing anything: their open case, or the
+    /// latest one closed within the reopen window.
+    func findRoutedCase(_ db: Database, desk: DeskState, channelUser: String) throws -> CaseRow? {
+        let routing = try routingID(desk: desk.id, channelUser: channelUser)
+        let statement = try db.cachedStatement(
             sql: """
                 SELECT * FROM cases WHERE desk_id = ? AND routing_id = ? AND (status = 'open' OR closed_at >= ?)
                 ORDER BY status = 'open' DESC, opened_at DESC LIMIT 1
-                """,
-            arguments: [Data(desk.id.bytes), Data(routing), now() - settings.reopenWindowDays * 86_400_000])
-        {
-            var c = try CaseRow(row: row)
+                """)
+        return try Row.fetchOne(
+            statement,
+            arguments: [Data(desk.id.bytes), Data(routing), now() - settings.reopenWindowDays * 86_400_000]
+        ).map(CaseRow.init)
+    }
+
+    /// The open case of this channel user on this desk; reopens one closed within the reopen window;
+    /// otherwise opens a new case whose epoch 0 is sealed to the queue and oversight keys.
+    /// `newCaseID` and `epoch0` fix the ids of a new case (known-answer tests only).
+    func routeCase(
+        _ db: Database, desk: DeskState, channelUser: String, newCaseID: ID? = nil, epoch0 fixedEpoch: BoxKeyPair? = nil
+    ) throws -> CaseRow {
+        if var c = try findRoutedCase(db, desk: desk, channelUser: channelUser) {
             if c.status == "closed" {
                 try db.execute(
                     sql: "UPDATE cases SET status = 'open', closed_at = NULL WHERE id = ?",
@@ -95,8 +229,10 @@ extension Vault {
             }
             return c
         }
-        let caseID = ID.v7(milliseconds: now())
-        let epoch0 = try BoxKeyPair.generate()
+        let routing = try Hashing.keyedBlake2b(
+            Canonical.encode([desk.id.bytes, Array(channelUser.utf8)]), key: keys.pseudonym)
+        let caseID = newCaseID ?? ID.v7(milliseconds: now())
+        let epoch0 = try fixedEpoch ?? BoxKeyPair.generate()
         let signature = keys.signing.sign(
             EpochKey.signedMessage(deskID: desk.id, caseID: caseID, epoch: 0, publicKey: epoch0.publicKey))
         let sealedUser = { (pk: [UInt8]) throws -> [UInt8] in
@@ -129,23 +265,26 @@ extension Vault {
     func insertMessage(_ db: Database, _ e: Envelope, case c: CaseRow, externalID: String?, writtenBy: String) throws {
         guard
             let seq = try Int.fetchOne(
-                db, sql: "SELECT message_count + 1 FROM cases WHERE id = ?", arguments: [Data(c.id.bytes)])
+                db.cachedStatement(sql: "SELECT message_count + 1 FROM cases WHERE id = ?"),
+                arguments: [Data(c.id.bytes)])
         else { throw VaultError.integrity("case vanished") }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO messages (id, case_id, seq, desk_id, external_id, epoch_key_id, direction, kind, author, sent_at,
                     body, sealed_key, envelope_hash, written_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 Data(e.messageID.bytes), Data(c.id.bytes), seq, Data(c.deskID.bytes), externalID, Data(e.epochKeyID),
                 e.direction, e.kind, e.author, e.sentAt, Data(e.body), Data(e.key), Data(e.hash), writtenBy, now(),
             ])
         let inbound = e.direction == "inbound"
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 UPDATE cases SET message_count = ?, last_message_at = ?,
                     last_inbound_at = CASE WHEN ? THEN ? ELSE last_inbound_at END WHERE id = ?
-                """,
+                """
+        ).execute(
             arguments: [seq, now(), inbound, now(), Data(c.id.bytes)])
     }
 }

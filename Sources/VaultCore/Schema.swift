@@ -16,8 +16,73 @@ extension VaultDatabase {
         m.registerMigration("v2-audit") { db in
             for statement in auditSchema { try db.execute(sql: statement) }
         }
+        m.registerMigration("v2-relay") { db in
+            for statement in relaySchema { try db.execute(sql: statement) }
+        }
         return m
     }
+
+    /// LINE channel secrets, webhook dedupe, streamed attachments, the reply outbox (schema/FORMAT.md §11–§14).
+    static let relaySchema: [String] = [
+        """
+        CREATE TABLE line_channels (
+            desk_id BLOB PRIMARY KEY NOT NULL REFERENCES desks(id),
+            secret_box BLOB NOT NULL CHECK (length(secret_box) > 40),
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE line_events (
+            desk_id BLOB NOT NULL REFERENCES desks(id),
+            webhook_event_id TEXT NOT NULL,
+            message_id BLOB REFERENCES messages(id),
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (desk_id, webhook_event_id)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE message_content (
+            message_id BLOB PRIMARY KEY NOT NULL REFERENCES messages(id),
+            state TEXT NOT NULL CHECK (state IN ('writing', 'complete')),
+            content_type TEXT NOT NULL,
+            size INTEGER NOT NULL CHECK (size >= 0),
+            chunk_size INTEGER NOT NULL CHECK (chunk_size > 0),
+            chunk_count INTEGER NOT NULL CHECK (chunk_count >= 0),
+            epoch_key_id BLOB NOT NULL REFERENCES case_epochs(key_id),
+            sealed_key BLOB NOT NULL,
+            header BLOB NOT NULL CHECK (length(header) = 24),
+            written_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            completed_at INTEGER
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE content_chunks (
+            message_id BLOB NOT NULL REFERENCES message_content(message_id),
+            idx INTEGER NOT NULL CHECK (idx >= 0),
+            data BLOB NOT NULL,
+            PRIMARY KEY (message_id, idx)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE outbox (
+            id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+            message_id BLOB NOT NULL UNIQUE REFERENCES messages(id),
+            case_id BLOB NOT NULL REFERENCES cases(id),
+            desk_id BLOB NOT NULL REFERENCES desks(id),
+            relay_key_id BLOB NOT NULL CHECK (length(relay_key_id) = 16),
+            box BLOB NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+            lease_holder TEXT,
+            lease_until INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            detail TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )
+        """,
+        "CREATE INDEX outbox_pending ON outbox(desk_id, status, created_at)",
+    ]
 
     static let foundationSchema: [String] = [
         """

@@ -39,11 +39,13 @@ extension Vault {
         return token
     }
 
-    /// The relay behind a bearer token, or nil (unknown or revoked). Looked up by hash, compared in constant time.
+    /// The relay behind a bearer token, or nil (unknown or revoked). Looked up by hash, compared in constant time;
+    /// remembered for 5 s (every relay write re-checks revocation in its own transaction).
     public func authenticateRelay(_ token: String) async throws -> RelayPrincipal? {
         guard token.hasPrefix("cvr_"), token.utf8.count < 200 else { return nil }
         let hash = Hashing.blake2b(Array(token.utf8))
-        return try await database.read { db in
+        if let known = relayTokens.get(hash, now: now()) { return known }
+        let found: RelayPrincipal? = try await database.read { db in
             guard
                 let row = try Row.fetchOne(
                     db,
@@ -57,5 +59,7 @@ extension Vault {
             ).compactMap { ID(bytes: Array($0)) }
             return RelayPrincipal(tokenID: id, name: row["name"], deskIDs: Set(desks))
         }
+        if let found { relayTokens.put(hash, found, now: now()) }
+        return found
     }
 }

@@ -17,6 +17,41 @@ public struct CaseSummary: Sendable, Equatable {
     public let unread: Int
 }
 
+/// A JSON scalar in a message's `data` object (location coordinates, media sizes, flags).
+public enum JSONValue: Sendable, Equatable, Codable {
+    case string(String)
+    case int(Int64)
+    case double(Double)
+    case bool(Bool)
+    case null
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else {
+            self = .string(try c.decode(String.self))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .string(let s): try c.encode(s)
+        case .int(let i): try c.encode(i)
+        case .double(let d): try c.encode(d)
+        case .bool(let b): try c.encode(b)
+        case .null: try c.encodeNil()
+        }
+    }
+}
+
 /// One decrypted transcript message.
 public struct TranscriptMessage: Sendable, Equatable {
     public let id: ID
@@ -24,10 +59,14 @@ public struct TranscriptMessage: Sendable, Equatable {
     public let direction: String
     public let kind: String
     public let text: String?
-    public let data: [String: String]?
+    /// For kinds other than text: location (title, address, latitude, longitude), sticker (package_id, sticker_id),
+    /// media (content_type, size, content_available, line_message_id, …), follow (is_unblocked).
+    public let data: [String: JSONValue]?
     public let sentAt: Int64
     public let author: String
     public let retracted: Bool
+    /// Outbound replies: the outbox state (`pending`, `delivered`, `failed`); nil otherwise.
+    public let delivery: String?
 }
 
 /// Filters for `GET /v1/cases`.
@@ -116,15 +155,22 @@ extension Vault {
     /// Reads a transcript page: policy check, then the read is recorded in the same transaction that fetches
     /// the sealed rows (no entry, no content); then the rows are opened with the user's keys.
     /// - Throws: `.forbidden` (recorded as denied), `.notFound`, `.auditUnavailable` when the log cannot be written.
-    public func transcript(caseID: ID, afterSeq: Int, limit: Int, as user: UnlockedUser, requestID: String) async throws
-        -> [TranscriptMessage]
-    {
+    /// With `includeRetracted`, retracted (unsent) messages show their content too; that needs a `reason`, which is
+    /// recorded (sealed) with the read.
+    public func transcript(
+        caseID: ID, afterSeq: Int, limit: Int, includeRetracted: Bool = false, reason: String? = nil,
+        as user: UnlockedUser, requestID: String
+    ) async throws -> [TranscriptMessage] {
+        if includeRetracted, (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+            throw VaultError.invalid("reading retracted messages needs a reason (X-Access-Reason)")
+        }
         let caller = user.caller(requestID: requestID)
         let target = "case:\(caseID)"
         enum Outcome: Sendable {
             case rows([StoredMessage], CaseRow, DeskState)
             case denied(VaultError)
         }
+        let reason = includeRetracted ? reason : nil
         let outcome: Outcome = try await database.transaction { db in
             guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
@@ -132,12 +178,19 @@ extension Vault {
                 try self.record(db, caller, "transcript.read", target, .denied)
                 return .denied(denial)
             }
-            try self.record(db, caller, "transcript.read", target)
+            try self.record(
+                db, caller, "transcript.read", includeRetracted ? "\(target) include_retracted" : target,
+                reason: reason,
+                desk: desk)
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, seq, epoch_key_id, direction, kind, author, sent_at, body, sealed_key, retracted
-                    FROM messages WHERE case_id = ? AND seq > ? ORDER BY seq LIMIT ?
+                    SELECT m.id, m.seq, m.epoch_key_id, m.direction, m.kind, m.author, m.sent_at, m.body, m.sealed_key,
+                        m.retracted, m.written_by, c.state AS content_state, c.content_type, c.size AS content_size,
+                        o.status AS delivery
+                    FROM messages m LEFT JOIN message_content c ON c.message_id = m.id
+                    LEFT JOIN outbox o ON o.message_id = m.id
+                    WHERE m.case_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?
                     """,
                 arguments: [Data(caseID.bytes), afterSeq, min(max(limit, 1), 1000)])
             if let last = rows.last?["seq"] as Int? {
@@ -163,20 +216,24 @@ extension Vault {
             }
             return keys
         }
-        return try Self.openAll(rows, caseID: c.id, epochs: epochs)
+        return try Self.openAll(rows, caseID: c.id, epochs: epochs, includeRetracted: includeRetracted)
     }
 
     /// Opens envelopes in parallel chunks; any failure fails the whole page.
-    static func openAll(_ rows: [StoredMessage], caseID: ID, epochs: [[UInt8]: BoxKeyPair]) throws
-        -> [TranscriptMessage]
+    static func openAll(_ rows: [StoredMessage], caseID: ID, epochs: [[UInt8]: BoxKeyPair], includeRetracted: Bool)
+        throws -> [TranscriptMessage]
     {
         let chunks = min(rows.count, max(1, ProcessInfo.processInfo.activeProcessorCount) * 2)
-        guard chunks > 1 else { return try rows.map { try open($0, caseID: caseID, epochs: epochs) } }
+        guard chunks > 1 else {
+            return try rows.map { try open($0, caseID: caseID, epochs: epochs, includeRetracted: includeRetracted) }
+        }
         let results = Mutex<[Int: Result<[TranscriptMessage], Error>]>([:])
         let size = (rows.count + chunks - 1) / chunks
         DispatchQueue.concurrentPerform(iterations: chunks) { i in
             let slice = rows[min(rows.count, i * size)..<min(rows.count, (i + 1) * size)]
-            let r = Result { try slice.map { try open($0, caseID: caseID, epochs: epochs) } }
+            let r = Result {
+                try slice.map { try open($0, caseID: caseID, epochs: epochs, includeRetracted: includeRetracted) }
+            }
             results.withLock { $0[i] = r }
         }
         return try results.withLock { all in try (0..<chunks).flatMap { try all[$0]?.get() ?? [] } }
@@ -203,8 +260,9 @@ extension Vault {
                 : "you may not read this case")
     }
 
-    private static func open(_ m: StoredMessage, caseID: ID, epochs: [[UInt8]: BoxKeyPair]) throws -> TranscriptMessage
-    {
+    private static func open(
+        _ m: StoredMessage, caseID: ID, epochs: [[UInt8]: BoxKeyPair], includeRetracted: Bool
+    ) throws -> TranscriptMessage {
         let envelope = m.envelope(caseID: caseID)
         guard let epoch = epochs[envelope.epochKeyID] else {
             throw VaultError.forbidden("no key for this part of the case")
@@ -213,14 +271,29 @@ extension Vault {
         do {
             plain = try envelope.open(with: epoch)
         } catch {
+            // A relay-sealed envelope is stored unopened: one the relay built wrong (AAD fields that differ from
+            // its cleartext fields) is shown as unreadable instead of failing the whole page.
+            if m.writtenBy?.hasPrefix("relay-sealed:") == true {
+                return TranscriptMessage(
+                    id: m.id, seq: m.seq, direction: m.direction, kind: m.kind, text: nil,
+                    data: ["error": .string("does_not_authenticate")], sentAt: m.sentAt, author: m.author,
+                    retracted: m.retracted, delivery: m.delivery)
+            }
             throw VaultError.integrity("message \(m.id) does not authenticate; the stored row was altered")
         }
-        let object = (try? JSONSerialization.jsonObject(with: Data(plain))) as? [String: Any] ?? [:]
+        var object = (try? JSONDecoder().decode([String: JSONValue].self, from: Data(plain))) ?? [:]
+        let hidden = m.retracted && !includeRetracted
+        var text: String?
+        if m.kind == "text", case .string(let t)? = object["text"] { text = t }
+        if Self.mediaKinds.contains(m.kind) {
+            object["content_available"] = .bool(m.contentState == "complete")
+            object["content_type"] = m.contentState == "complete" ? m.contentType.map(JSONValue.string) ?? .null : .null
+            object["size"] = m.contentState == "complete" ? m.contentSize.map(JSONValue.int) ?? .null : .null
+        }
         return TranscriptMessage(
-            id: m.id, seq: m.seq, direction: m.direction, kind: m.kind,
-            text: m.retracted ? nil : object["text"] as? String,
-            data: m.kind == "text" ? nil : object.compactMapValues { "\($0)" }, sentAt: m.sentAt, author: m.author,
-            retracted: m.retracted)
+            id: m.id, seq: m.seq, direction: m.direction, kind: m.kind, text: hidden ? nil : text,
+            data: m.kind == "text" || hidden ? nil : object, sentAt: m.sentAt, author: m.author,
+            retracted: m.retracted, delivery: m.delivery)
     }
 
     /// Assigns a case (a supervisor of the desk, or a counselor taking a queue case for themselves): starts a new
@@ -316,6 +389,11 @@ struct StoredMessage: Sendable {
     var body: [UInt8]
     var key: [UInt8]
     var retracted: Bool
+    var contentState: String?
+    var contentType: String?
+    var contentSize: Int64?
+    var delivery: String?
+    var writtenBy: String?
 
     init(row: Row) throws {
         guard let id = ID(bytes: Array(row["id"] as Data)) else {
@@ -331,6 +409,11 @@ struct StoredMessage: Sendable {
         self.body = Array(row["body"] as Data)
         self.key = Array(row["sealed_key"] as Data)
         self.retracted = (row["retracted"] as Int? ?? 0) != 0
+        self.contentState = row.hasColumn("content_state") ? row["content_state"] : nil
+        self.contentType = row.hasColumn("content_type") ? row["content_type"] : nil
+        self.contentSize = row.hasColumn("content_size") ? row["content_size"] : nil
+        self.delivery = row.hasColumn("delivery") ? row["delivery"] : nil
+        self.writtenBy = row.hasColumn("written_by") ? row["written_by"] : nil
     }
 
     func envelope(caseID: ID) -> Envelope {

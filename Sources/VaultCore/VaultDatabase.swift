@@ -6,6 +6,7 @@ import GRDB
 /// transaction, so the audit chain head is read under the write lock.
 public struct VaultDatabase: Sendable {
     public let writer: DatabasePool
+    let group: GroupCommitter
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Throws: `VaultError.storageUnavailable` when SQLite cannot open or migrate it.
@@ -20,7 +21,9 @@ public struct VaultDatabase: Sendable {
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         do {
-            writer = try DatabasePool(path: path, configuration: config)
+            let pool = try DatabasePool(path: path, configuration: config)
+            writer = pool
+            group = GroupCommitter(writer: pool)
             if !readonly {
                 // GRDB sets synchronous=NORMAL on the writer after prepareDatabase (shared/FACTS.md).
                 try writer.writeWithoutTransaction { db in
@@ -50,6 +53,17 @@ public struct VaultDatabase: Sendable {
             throw Self.map(e)
         }
     }
+
+    /// Runs `body` in the next group-commit batch (see `GroupCommitter`): many concurrent callers share one
+    /// `BEGIN IMMEDIATE` transaction and one fsync; each body runs in its own savepoint, so one that throws
+    /// is rolled back alone. Returns only once the batch holding this write is durable.
+    /// - Throws: what `body` threw, or `.storageUnavailable` when the batch could not commit.
+    public func batched<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await group.submit(body)
+    }
+
+    /// Group-commit counters since start: committed batches and the writes they held.
+    public var batchStatistics: (batches: Int, writes: Int) { group.statistics }
 
     /// Synchronous variant for the CLI and tests.
     public func transactionSync<T>(_ body: (Database) throws -> T) throws -> T {

@@ -14,6 +14,12 @@ public struct VaultError: Error, CustomStringConvertible, Sendable, Equatable {
         case storageUnavailable = "storage_unavailable"
         case integrity = "integrity_failure"
         case internalError = "internal_error"
+        /// LINE webhook: `X-Line-Signature` does not match the body (401).
+        case invalidSignature = "invalid_signature"
+        /// LINE webhook: no `X-Line-Signature` (403).
+        case signatureRequired = "signature_required"
+        /// LINE webhook: the desk has no channel secret yet (409).
+        case noChannelSecret = "no_channel_secret"
     }
 
     public let code: Code

@@ -9,6 +9,7 @@ public enum LabelledWrap {
         case messageKey = "consultvault/message-key/v1"
         case auditors = "consultvault/auditors/v1"
         case recovery = "consultvault/recovery/v1"
+        case contentKey = "consultvault/content-key/v1"
     }
 
     /// Seals `secret` for `recipientPublicKey`.
@@ -61,5 +62,33 @@ public enum LabelledWrap {
     ) throws -> BoxKeyPair {
         let secret = try open(sealed, with: recipient, label: label, scope: scope, keyID: keyID)
         return try BoxKeyPair(secretKey: secret, expectedKeyID: keyID)
+    }
+}
+
+extension LabelledWrap {
+    /// Encrypts `plaintext` (XChaCha20-Poly1305, random nonce, `aad`) under a fresh random 32-byte key and returns
+    /// the box together with that key wrapped as `seal(key, label:scope:keyID:to:)` would. The key exists only in a
+    /// stack buffer inside this call, wiped before it returns: a per-message key needs no guarded heap pages
+    /// (sodium_malloc's mmap/mprotect/mlock per message cost about a tenth of ingest CPU).
+    /// - Throws: `CryptoError` on a wrong recipient key size or a failed primitive.
+    public static func sealWithFreshKey(
+        _ plaintext: [UInt8], aad: [UInt8], label: Label, scope: [UInt8], keyID: [UInt8], to recipient: [UInt8]
+    ) throws -> (body: [UInt8], key: [UInt8]) {
+        let n = AEAD.keyLength
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n) { key in
+            let k = UnsafeMutableRawBufferPointer(key)
+            try SecureRandom.fill(k)
+            defer { Sodium.wipe(k) }
+            let body = try AEAD.seal(plaintext, aad: aad, rawKey: UnsafeRawBufferPointer(k))
+            var c = Canonical()
+            c.append(label.rawValue)
+            c.append(scope)
+            c.append(keyID)
+            var blob = c.bytes
+            defer { SecretBytes.wipe(&blob) }
+            blob += Canonical.u32(UInt32(n))
+            blob.append(contentsOf: UnsafeRawBufferPointer(k))
+            return (body, try SealedBox.seal(blob, to: recipient))
+        }
     }
 }

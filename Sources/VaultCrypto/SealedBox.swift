@@ -89,6 +89,26 @@ public enum AEAD {
         return out
     }
 
+    /// Encrypts with a fresh random nonce under a key lent as raw bytes (a transient key the caller wipes).
+    static func seal(_ plaintext: [UInt8], aad: [UInt8], rawKey key: UnsafeRawBufferPointer) throws -> [UInt8] {
+        try Sodium.ready()
+        guard key.count == keyLength else { throw CryptoError(.invalidLength, "an AEAD key is 32 bytes") }
+        let nonce = SecureRandom.bytes(nonceLength)
+        var out = nonce + [UInt8](repeating: 0, count: plaintext.count + tagLength)
+        var clen: UInt64 = 0
+        let rc = out.withUnsafeMutableBufferPointer { o in
+            plaintext.withUnsafeBufferPointer { p in
+                aad.withUnsafeBufferPointer { a in
+                    crypto_aead_xchacha20poly1305_ietf_encrypt(
+                        o.baseAddress! + nonceLength, &clen, p.baseAddress, UInt64(p.count), a.baseAddress,
+                        UInt64(a.count), nil, nonce, key.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                }
+            }
+        }
+        try Sodium.check(rc, .malformed, "AEAD encryption failed")
+        return out
+    }
+
     /// Decrypts and authenticates; the plaintext is returned in ordinary memory (message content).
     /// - Throws: `CryptoError.decryptionFailed` when the key, AAD or ciphertext do not match.
     public static func open(_ box: [UInt8], aad: [UInt8], key: SecretBytes) throws -> [UInt8] {

@@ -34,6 +34,11 @@ enum Sodium {
         guard initialized else { throw CryptoError(.initializationFailed, "libsodium could not be initialised") }
     }
 
+    /// Overwrites transient secret bytes (sodium_memzero).
+    static func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
+        if let base = buffer.baseAddress { sodium_memzero(base, buffer.count) }
+    }
+
     static func check(_ rc: Int32, _ code: CryptoError.Code, _ detail: @autoclosure () -> String) throws {
         guard rc == 0 else { throw CryptoError(code, detail()) }
     }
@@ -48,6 +53,12 @@ public enum SecureRandom {
         var out = [UInt8](repeating: 0, count: count)
         out.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, $0.count) }
         return out
+    }
+
+    /// Fills a buffer with random bytes (for transient secrets the caller wipes).
+    static func fill(_ buffer: UnsafeMutableRawBufferPointer) throws {
+        try Sodium.ready()
+        if let base = buffer.baseAddress { randombytes_buf(base, buffer.count) }
     }
 
     /// A uniformly random integer below `upperBound`.

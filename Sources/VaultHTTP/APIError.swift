@@ -30,6 +30,9 @@ struct APIError: HTTPResponseError {
         case .rateLimited: status = .tooManyRequests
         case .auditUnavailable, .storageUnavailable: status = .serviceUnavailable
         case .integrity, .internalError: status = .internalServerError
+        case .invalidSignature: status = .unauthorized
+        case .signatureRequired: status = .forbidden
+        case .noChannelSecret: status = .conflict
         }
         self.init(status, e.code.rawValue, e.message, retryAfter: e.retryAfter)
     }

@@ -40,7 +40,10 @@ public func buildRouter(
     OpenAPIController().addRoutes(to: router)
     let auth = Auth(vault: vault)
     ServiceController(vault: vault).addRoutes(to: router)
-    RelayController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    RelayController(
+        vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes,
+        maxContentBytes: configuration.maxContentBytes
+    ).addRoutes(to: router)
     SessionController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     CaseController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     AccessController(vault: vault, auth: auth).addRoutes(to: router)

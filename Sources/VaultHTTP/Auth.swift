@@ -7,10 +7,15 @@ struct Auth: Sendable {
     let vault: Vault
 
     static func bearer(_ request: Request) -> String? {
-        guard let h = request.headers[.authorization], h.count < 512 else { return nil }
-        let parts = h.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+        guard let h = request.headers[.authorization], h.utf8.count < 512 else { return nil }
+        let u = h.utf8
+        guard u.count > 7, let space = u.firstIndex(of: UInt8(ascii: " ")),
+            u.distance(from: u.startIndex, to: space) == 6,
+            u[..<space].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 })
+        else { return nil }
+        let token = u[u.index(after: space)...].drop(while: { $0 == UInt8(ascii: " ") || $0 == 9 })
+        let trimmed = token.reversed().drop(while: { $0 == UInt8(ascii: " ") || $0 == 9 }).reversed()
+        return String(decoding: trimmed, as: UTF8.self)
     }
 
     /// The relay behind the token. 401 without a valid token; 403 for a valid staff token.

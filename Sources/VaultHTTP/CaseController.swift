@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import VaultCore
 
@@ -64,8 +65,10 @@ struct CaseController {
         router.post("/v1/cases/:id/release", use: release)
         router.get("/v1/cases/:id/messages", use: messages)
         router.post("/v1/cases/:id/notes", use: note)
+        router.post("/v1/cases/:id/replies", use: reply)
         router.post("/v1/cases/:id/access-requests", use: requestAccess)
         router.post("/v1/cases/:id/break-glass", use: breakGlass)
+        router.get("/v1/cases/:id/messages/:mid/content", use: content)
     }
 
     @Sendable func patch(_ request: Request, context: VaultRequestContext) async throws -> Response {
@@ -100,6 +103,17 @@ struct CaseController {
         let body = try await JSONBody.decode(TextRequest.self, from: request, limit: maxBodyBytes)
         let noteID = try await vault.addNote(id, text: body.text, as: user, requestID: context.requestID)
         return try JSONBody.response(["id": noteID.description], status: .created)
+    }
+
+    @Sendable func reply(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let user = try await auth.staff(request)
+        let id = try Self.caseID(context)
+        let body = try await JSONBody.decode(TextRequest.self, from: request, limit: maxBodyBytes)
+        guard body.text.utf8.count <= 5000 else {
+            throw APIError.invalid("`text` is longer than LINE's 5,000-character message limit")
+        }
+        let replyID = try await vault.queueReply(caseID: id, text: body.text, as: user, requestID: context.requestID)
+        return try JSONBody.response(["id": replyID.description], status: .created)
     }
 
     @Sendable func requestAccess(_ request: Request, context: VaultRequestContext) async throws -> Response {
@@ -144,7 +158,8 @@ struct CaseController {
             w.object(m.data)
             w.raw(",")
             w.key("delivery")
-            w.raw("null,")
+            w.string(m.delivery)
+            w.raw(",")
             w.key("direction")
             w.string(m.direction)
             w.raw(",")
@@ -214,14 +229,45 @@ struct CaseController {
         return try JSONBody.response(["case_id": id.description, "assignee": body.assignee])
     }
 
+    /// `GET /v1/cases/{id}/messages/{mid}/content`: the media bytes, decrypted chunk by chunk as they are sent.
+    @Sendable func content(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let user = try await auth.staff(request)
+        let id = try Self.caseID(context)
+        guard let raw = context.parameters.get("mid"), let mid = ID(raw) else {
+            throw APIError.invalid("the message id in the path must be a UUID")
+        }
+        let reader = try await vault.openContent(caseID: id, messageID: mid, as: user, requestID: context.requestID)
+        return Response(
+            status: .ok,
+            headers: [.contentType: reader.contentType, .cacheControl: "no-store"],
+            body: ResponseBody(contentLength: reader.size) { writer in
+                while let chunk = try await reader.next() {
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            })
+    }
+
     @Sendable func messages(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
         let id = try Self.caseID(context)
         let q = Query(request: request)
         let after = try q.int("after_seq", range: 0...Int(Int32.max)) ?? 0
         let limit = try q.int("limit", range: 1...1000) ?? 100
+        let includeRetracted = try q.bool("include_retracted") ?? false
+        var reason: String?
+        if includeRetracted {
+            guard let r = request.headers[HTTPField.Name("X-Access-Reason")!],
+                !r.trimmingCharacters(in: .whitespaces).isEmpty
+            else {
+                throw APIError.invalid("`include_retracted=true` needs an X-Access-Reason header saying why")
+            }
+            guard r.utf8.count <= 1000 else { throw APIError.invalid("X-Access-Reason is longer than 1000 bytes") }
+            reason = r
+        }
         let messages = try await vault.transcript(
-            caseID: id, afterSeq: after, limit: limit, as: user, requestID: context.requestID)
+            caseID: id, afterSeq: after, limit: limit, includeRetracted: includeRetracted, reason: reason, as: user,
+            requestID: context.requestID)
         VaultMetrics.read()
         return Self.transcriptResponse(caseID: id, messages: messages)
     }

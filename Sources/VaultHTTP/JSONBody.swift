@@ -35,6 +35,24 @@ enum JSONBody {
         }
     }
 
+    /// The raw body bytes of a JSON request (content type checked, size limited), exactly as sent.
+    /// - Throws: 415 without a JSON content type, 413 past `limit`.
+    static func raw(from request: Request, limit: Int) async throws -> [UInt8] {
+        guard let ct = request.headers[.contentType]?.lowercased(),
+            ct.hasPrefix("application/json") || ct.hasPrefix("application/") && ct.contains("+json")
+        else {
+            throw APIError(
+                .unsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json")
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Array(buffer: buffer)
+        } catch is NIOTooManyBytesError {
+            throw APIError(
+                .contentTooLarge, "payload_too_large", "the request body exceeds the limit of \(limit) bytes")
+        }
+    }
+
     static func describe(_ e: DecodingError) -> String {
         func path(_ p: [CodingKey]) -> String {
             p.isEmpty

@@ -1,3 +1,5 @@
+import VaultCore
+
 /// A minimal JSON writer for the transcript page, the one large response (1,000 messages): Foundation's
 /// JSONEncoder spends ~70% of a page's CPU on reflection. Escaping follows RFC 8259 §7 exactly: `"` and `\`
 /// escaped, control characters below U+0020 as `\u00XX`, everything else written as UTF-8.
@@ -42,15 +44,27 @@ struct JSONWriter {
         raw("\":")
     }
 
-    mutating func object(_ dict: [String: String]?) {
+    mutating func object(_ dict: [String: JSONValue]?) {
         guard let dict else { return raw("null") }
         raw("{")
         for (i, (k, v)) in dict.sorted(by: { $0.key < $1.key }).enumerated() {
             if i > 0 { raw(",") }
             string(k)
             raw(":")
-            string(v)
+            value(v)
         }
         raw("}")
+    }
+
+    mutating func value(_ v: JSONValue) {
+        switch v {
+        case .string(let s): string(s)
+        case .int(let i): bytes.append(contentsOf: String(i).utf8)
+        case .double(let d):
+            // JSON has no NaN or infinity; such a value cannot come from a parsed document.
+            d.isFinite ? bytes.append(contentsOf: "\(d)".utf8) : raw("null")
+        case .bool(let b): bool(b)
+        case .null: raw("null")
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import VaultCore
 
@@ -7,6 +8,7 @@ struct RelayController {
     let vault: Vault
     let auth: Auth
     let maxBodyBytes: Int
+    let maxContentBytes: Int
 
     struct MessageRequest: Decodable {
         let desk: String
@@ -21,6 +23,11 @@ struct RelayController {
 
         struct SealedForm: Decodable {
             let messageId: String
+            let keyId: String
+            let sentAt: String
+            let kind: String
+            let body: String
+            let key: String
         }
     }
 
@@ -30,20 +37,125 @@ struct RelayController {
         let duplicate: Bool
     }
 
+    struct WebhookResponse: Encodable {
+        struct Pending: Encodable {
+            let lineMessageId: String
+            let messageId: String
+        }
+        let accepted: Int
+        let duplicates: Int
+        let ignored: Int
+        let contentPending: [Pending]
+    }
+
     func addRoutes(to router: Router<VaultRequestContext>) {
         router.post("/v1/messages", use: postMessage)
+        router.post("/v1/line/:desk/webhook", use: lineWebhook)
+        router.post("/v1/intake/route", use: route)
+        router.put("/v1/messages/:id/content", use: putContent)
+        router.get("/v1/relay/outbox", use: outbox)
+        router.post("/v1/relay/outbox/:id/ack", use: ack)
+    }
+
+    struct OutboxJSON: Encodable {
+        struct Item: Encodable {
+            let id: String
+            let caseId: String
+            let createdAt: String
+            let box: String
+        }
+        let items: [Item]
+    }
+
+    struct AckRequest: Decodable {
+        let status: String
+        let detail: String?
+    }
+
+    /// `PUT /v1/messages/{id}/content`: the media bytes, streamed into secretstream chunks as they arrive.
+    @Sendable func putContent(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let relay = try await auth.relay(request)
+        guard let raw = context.parameters.get("id"), let id = ID(raw) else {
+            throw APIError.invalid("the message id in the path must be a UUID")
+        }
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxContentBytes {
+            throw APIError(
+                .contentTooLarge, "payload_too_large", "the content exceeds the limit of \(maxContentBytes) bytes")
+        }
+        let upload = try await vault.beginContent(
+            messageID: id, contentType: request.headers[.contentType] ?? "", limit: maxContentBytes, relay: relay,
+            requestID: context.requestID)
+        let size: Int
+        do {
+            for try await buffer in request.body {
+                try await upload.append(Array(buffer: buffer))
+            }
+            size = try await upload.finish()
+        } catch {
+            await upload.abort()
+            throw error
+        }
+        return try JSONBody.response(["message_id": id.description, "size": String(size)], status: .created)
+    }
+
+    /// `GET /v1/relay/outbox?lease=SECONDS`: replies waiting, leased to this caller.
+    @Sendable func outbox(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let relay = try await auth.relay(request)
+        let lease = try Query(request: request).int("lease", range: 1...600) ?? 60
+        let items = try await vault.leaseOutbox(relay: relay, leaseSeconds: lease, requestID: context.requestID)
+        return try JSONBody.response(
+            OutboxJSON(
+                items: items.map {
+                    .init(
+                        id: $0.id.description, caseId: $0.caseID.description, createdAt: Timestamp.format($0.createdAt),
+                        box: Data($0.box).base64EncodedString())
+                }))
+    }
+
+    /// `POST /v1/relay/outbox/{id}/ack`: delivered or failed, from the lease holder only.
+    @Sendable func ack(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let relay = try await auth.relay(request)
+        guard let raw = context.parameters.get("id"), let id = ID(raw) else {
+            throw APIError.invalid("the outbox item id in the path must be a UUID")
+        }
+        let body = try await JSONBody.decode(AckRequest.self, from: request, limit: maxBodyBytes)
+        guard body.status == "delivered" || body.status == "failed" else {
+            throw APIError.invalid("`status` must be delivered or failed")
+        }
+        if let detail = body.detail, detail.utf8.count > 1000 {
+            throw APIError.invalid("`detail` is longer than 1000 bytes")
+        }
+        try await vault.ackOutbox(
+            id: id, delivered: body.status == "delivered", detail: body.detail, relay: relay,
+            requestID: context.requestID)
+        return Response(status: .noContent, headers: [.cacheControl: "no-store"])
+    }
+
+    /// `POST /v1/line/{desk}/webhook`: LINE's body byte for byte, checked against `X-Line-Signature`.
+    @Sendable func lineWebhook(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let relay = try await auth.relay(request)
+        guard let desk = context.parameters.get("desk") else { throw APIError.invalid("missing desk in the path") }
+        try Self.check(desk, "desk", max: 64)
+        let body = try await JSONBody.raw(from: request, limit: maxBodyBytes)
+        let signature = request.headers[HTTPField.Name("X-Line-Signature")!]
+        let result = try await vault.lineWebhook(
+            desk: desk, body: body, signature: signature, relay: relay, requestID: context.requestID)
+        return try JSONBody.response(
+            WebhookResponse(
+                accepted: result.accepted, duplicates: result.duplicates, ignored: result.ignored,
+                contentPending: result.contentPending.map {
+                    .init(lineMessageId: $0.lineMessageID, messageId: $0.messageID.description)
+                }))
     }
 
     @Sendable func postMessage(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let relay = try await auth.relay(request)
         let body = try await JSONBody.decode(MessageRequest.self, from: request, limit: maxBodyBytes)
-        if body.sealed != nil {
-            throw APIError.invalid("the sealed form is not enabled on this vault yet; send the plain text form")
-        }
         try Self.check(body.desk, "desk", max: 64)
         try Self.check(body.channelUser, "channel_user", max: 256)
         try Self.check(body.externalId, "external_id", max: 256)
         guard body.channel == "line" else { throw APIError.invalid("`channel` must be \"line\"") }
+        if let sealed = body.sealed { return try await postSealed(body, sealed, relay: relay, context: context) }
         guard body.kind == "text" else { throw APIError.invalid("`kind` must be \"text\" for the plain form") }
         guard let text = body.text, !text.isEmpty else {
             throw APIError.invalid("missing field `text` (a non-empty string)")
@@ -64,6 +176,84 @@ struct RelayController {
                 messageID: result.messageID.description, caseID: result.caseID.description,
                 duplicate: result.duplicate),
             status: result.duplicate ? .ok : .created)
+    }
+
+    /// The `sealed` form (schema/FORMAT.md §15): the relay's own envelope, stored unopened.
+    func postSealed(
+        _ body: MessageRequest, _ sealed: MessageRequest.SealedForm, relay: RelayPrincipal,
+        context: VaultRequestContext
+    ) async throws -> Response {
+        guard body.text == nil, body.kind == nil, body.sentAt == nil else {
+            throw APIError.invalid("the sealed form carries `kind` and `sent_at` inside `sealed` and no `text`")
+        }
+        guard let caseRaw = body.caseId, let caseID = ID(caseRaw) else {
+            throw APIError.invalid("the sealed form needs `case_id` (a UUID from /v1/intake/route)")
+        }
+        guard let messageID = ID(sealed.messageId) else { throw APIError.invalid("`sealed.message_id` must be a UUID") }
+        guard sealed.keyId.count == 32, let keyID = Self.hex(sealed.keyId) else {
+            throw APIError.invalid("`sealed.key_id` must be 32 lowercase hex digits")
+        }
+        guard let sentAt = Timestamp.parse(sealed.sentAt) else {
+            throw APIError.invalid(
+                "`sealed.sent_at` must be an RFC 3339 time with offset, at most millisecond precision")
+        }
+        guard let envelopeBody = Data(base64Encoded: sealed.body), let key = Data(base64Encoded: sealed.key) else {
+            throw APIError.invalid("`sealed.body` and `sealed.key` must be base64")
+        }
+        let result = try await vault.ingestSealed(
+            SealedInbound(
+                desk: body.desk, channelUser: body.channelUser, externalID: body.externalId, caseID: caseID,
+                messageID: messageID, keyID: keyID, sentAt: sentAt, kind: sealed.kind, body: Array(envelopeBody),
+                key: Array(key)),
+            relay: relay, requestID: context.requestID)
+        return try JSONBody.response(
+            MessageResponse(
+                messageID: result.messageID.description, caseID: result.caseID.description,
+                duplicate: result.duplicate),
+            status: result.duplicate ? .ok : .created)
+    }
+
+    struct RouteRequest: Decodable {
+        let desk: String
+        let channelUser: String
+    }
+
+    struct RouteResponse: Encodable {
+        let caseId: String
+        let keyId: String
+        let publicKey: String
+    }
+
+    /// `POST /v1/intake/route`: the user's open case and its current epoch key.
+    @Sendable func route(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let relay = try await auth.relay(request)
+        let body = try await JSONBody.decode(RouteRequest.self, from: request, limit: maxBodyBytes)
+        try Self.check(body.desk, "desk", max: 64)
+        try Self.check(body.channelUser, "channel_user", max: 256)
+        let r = try await vault.routeIntake(
+            desk: body.desk, channelUser: body.channelUser, relay: relay, requestID: context.requestID)
+        return try JSONBody.response(
+            RouteResponse(
+                caseId: r.caseID.description, keyId: r.keyID.hex,
+                publicKey: Data(r.publicKey).base64EncodedString()))
+    }
+
+    static func hex(_ s: String) -> [UInt8]? {
+        let c = Array(s.utf8)
+        guard c.count % 2 == 0 else { return nil }
+        func nibble(_ b: UInt8) -> UInt8? {
+            switch b {
+            case 48...57: return b - 48
+            case 97...102: return b - 87
+            default: return nil
+            }
+        }
+        var out: [UInt8] = []
+        for i in stride(from: 0, to: c.count, by: 2) {
+            guard let h = nibble(c[i]), let l = nibble(c[i + 1]) else { return nil }
+            out.append(h << 4 | l)
+        }
+        return out
     }
 
     static func check(_ value: String, _ name: String, max: Int) throws {

@@ -5,11 +5,11 @@ import VaultCrypto
 
 struct DeskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "desk", abstract: "Desks: membership, recovery, retention.",
+        commandName: "desk", abstract: "Desks: membership, recovery, retention, LINE channel secret, relay key.",
         subcommands: [
             Add.self, Invite.self, Confirm.self, RemoveMember.self, Recover.self, SetRetention.self,
             ApproveRetention.self,
-            SetUnsend.self,
+            SetUnsend.self, SetLineSecret.self, SetRelayKey.self,
         ])
 
     struct Add: AsyncParsableCommand {
@@ -192,6 +192,56 @@ struct DeskCommand: AsyncParsableCommand {
             try await runReportingErrors {
                 try await options.openVault().setUnsendPolicy(desk: name, policy: policy, caller: .cli())
                 print("unsend policy of \(name) is now \(policy)")
+            }
+        }
+    }
+
+    struct SetLineSecret: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-line-secret",
+            abstract: "Store desk D's LINE channel secret, sealed under keys/vault-box.key.",
+            discussion: "The secret comes from CONSULTVAULT_LINE_SECRET or a no-echo prompt; never an argument.")
+
+        @OptionGroup var options: DataOptions
+        @Option var name: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                var raw = Array(
+                    try Secrets.read(env: "CONSULTVAULT_LINE_SECRET", prompt: "LINE channel secret for \(name): ")
+                        .trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+                guard !raw.isEmpty else { throw VaultError(.invalidRequest, "the LINE channel secret is empty") }
+                let secret = try SecretBytes(consuming: &raw)
+                try await vault.setLineSecret(desk: name, secret: secret, caller: .cli())
+                print("stored the LINE channel secret of \(name) (sealed)")
+            }
+        }
+    }
+
+    struct SetRelayKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-relay-key",
+            abstract: "As supervisor S, register the relay's X25519 public key for outbox replies (new desk manifest).",
+            discussion: "S's passphrase from CONSULTVAULT_PASSPHRASE or a prompt. Admins cannot do this.")
+
+        @OptionGroup var options: DataOptions
+        @Option var name: String
+        @Option(help: "The relay's X25519 public key, base64 (32 bytes).") var publicKey: String
+        @Option(name: .customLong("as"), help: "A confirmed supervisor of the desk.") var supervisor: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                guard let key = Data(base64Encoded: publicKey), key.count == 32 else {
+                    throw VaultError(.invalidRequest, "--public-key must be a base64 X25519 public key (32 bytes)")
+                }
+                let vault = try options.openVault()
+                let passphrase = try Secrets.read(
+                    env: "CONSULTVAULT_PASSPHRASE", prompt: "Passphrase for \(supervisor): ")
+                let me = try await vault.unlockForCLI(username: supervisor, passphrase: passphrase)
+                try await vault.setRelayKey(
+                    desk: name, publicKey: Array(key), supervisor: me, requestID: Caller.cli().requestID)
+                print("registered the relay key of \(name); replies are sealed to it from now on")
             }
         }
     }

@@ -1,0 +1,282 @@
+import Foundation
+import GRDB
+import VaultCrypto
+
+/// An attachment upload in progress (`PUT /v1/messages/{id}/content`): bytes are encrypted with
+/// crypto_secretstream in `chunkSize` chunks and written as they arrive, never held whole in memory
+/// (schema/FORMAT.md §12). Call `append` for each piece of the body, then `finish`, or `abort` on failure.
+public final class ContentUpload: @unchecked Sendable {
+    // Used by one request task at a time (append…finish in sequence): no concurrent access.
+    public static let chunkSize = 64 * 1024
+
+    let vault: Vault
+    let messageID: ID
+    let caller: Caller
+    let limit: Int
+    let pusher: SecretStream.Pusher
+    let prefixHash: [UInt8]
+    private var buffer: [UInt8] = []
+    private var index = 0
+    private var size = 0
+    private var chunkHashes: [[UInt8]] = []
+
+    init(vault: Vault, messageID: ID, caller: Caller, limit: Int, pusher: SecretStream.Pusher, prefixHash: [UInt8]) {
+        self.vault = vault
+        self.messageID = messageID
+        self.caller = caller
+        self.limit = limit
+        self.pusher = pusher
+        self.prefixHash = prefixHash
+        buffer.reserveCapacity(Self.chunkSize * 2)
+    }
+
+    /// Adds body bytes; full chunks are encrypted and stored at once.
+    /// - Throws: `.payloadTooLarge` past the limit (call `abort`); storage errors.
+    public func append(_ bytes: [UInt8]) async throws {
+        size += bytes.count
+        guard size <= limit else {
+            throw VaultError(.payloadTooLarge, "the content exceeds the limit of \(limit) bytes")
+        }
+        buffer.append(contentsOf: bytes)
+        // Keep the tail: the last chunk is pushed with TAG_FINAL by `finish`.
+        while buffer.count > Self.chunkSize {
+            let sealed = try buffer.withUnsafeBytes { b in
+                try pusher.push(
+                    UnsafeRawBufferPointer(rebasing: b[0..<Self.chunkSize]), aad: messageID.bytes, final: false)
+            }
+            buffer.removeFirst(Self.chunkSize)
+            try await store(sealed)
+        }
+    }
+
+    /// Seals the last chunk (TAG_FINAL), marks the content complete and records the write with its hash.
+    /// - Returns: the plaintext size in bytes.
+    public func finish() async throws -> Int {
+        let sealed = try buffer.withUnsafeBytes { try pusher.push($0, aad: messageID.bytes, final: true) }
+        SecretBytes.wipe(&buffer)
+        buffer = []
+        try await store(sealed)
+        let hash = Hashing.blake2b(parts: [prefixHash] + chunkHashes)
+        let (mid, count, total, caller) = (messageID, index, size, caller)
+        try await vault.database.batched { db in
+            try db.execute(
+                sql: """
+                    UPDATE message_content SET state = 'complete', size = ?, chunk_count = ?, completed_at = ?
+                    WHERE message_id = ? AND state = 'writing'
+                    """, arguments: [total, count, self.vault.now(), Data(mid.bytes)])
+            try self.vault.record(db, caller, "relay.write", "content:\(mid)", envelopeHash: hash)
+        }
+        return total
+    }
+
+    /// Removes what was stored of this upload, so the relay can try again.
+    public func abort() async {
+        SecretBytes.wipe(&buffer)
+        let mid = messageID
+        _ = try? await vault.database.batched { db in
+            try db.execute(sql: "DELETE FROM content_chunks WHERE message_id = ?", arguments: [Data(mid.bytes)])
+            try db.execute(
+                sql: "DELETE FROM message_content WHERE message_id = ? AND state = 'writing'",
+                arguments: [Data(mid.bytes)])
+        }
+    }
+
+    private func store(_ sealed: [UInt8]) async throws {
+        let (mid, idx) = (messageID, index)
+        chunkHashes.append(Hashing.blake2b(sealed))
+        index += 1
+        try await vault.database.batched { db in
+            try db.cachedStatement(sql: "INSERT INTO content_chunks (message_id, idx, data) VALUES (?, ?, ?)")
+                .execute(arguments: [Data(mid.bytes), idx, Data(sealed)])
+        }
+    }
+}
+
+/// A decrypting reader over a stored attachment, chunk by chunk.
+public final class ContentReader: @unchecked Sendable {
+    // Used by one response task at a time.
+    public let contentType: String
+    public let size: Int
+    let vault: Vault
+    let messageID: ID
+    let chunkCount: Int
+    let puller: SecretStream.Puller
+    private var index = 0
+    private var done = false
+
+    init(vault: Vault, messageID: ID, contentType: String, size: Int, chunkCount: Int, puller: SecretStream.Puller) {
+        self.vault = vault
+        self.messageID = messageID
+        self.contentType = contentType
+        self.size = size
+        self.chunkCount = chunkCount
+        self.puller = puller
+    }
+
+    /// The next decrypted chunk, or nil at the end.
+    /// - Throws: `.integrity` when a chunk is missing, altered, reordered or the stream was truncated.
+    public func next() async throws -> [UInt8]? {
+        if done { return nil }
+        guard index < chunkCount else { throw VaultError.integrity("stored content is truncated") }
+        let (mid, idx) = (messageID, index)
+        let data = try await vault.database.read { db in
+            try Data.fetchOne(
+                db.cachedStatement(sql: "SELECT data FROM content_chunks WHERE message_id = ? AND idx = ?"),
+                arguments: [Data(mid.bytes), idx])
+        }
+        guard let data else { throw VaultError.integrity("a stored content chunk is missing") }
+        let (plain, final): ([UInt8], Bool)
+        do {
+            (plain, final) = try puller.pull(Array(data), aad: messageID.bytes)
+        } catch {
+            throw VaultError.integrity("stored content does not authenticate; it was altered")
+        }
+        index += 1
+        guard final == (index == chunkCount) else { throw VaultError.integrity("stored content is truncated") }
+        done = final
+        return plain
+    }
+}
+
+extension Vault {
+    /// Starts storing the media bytes of a `content_pending` message (image, video, audio, file) of one of the relay's
+    /// desks: a fresh stream key, sealed like a message key to the message's epoch key.
+    /// - Throws: `.notFound` for an unknown message, `.forbidden` (recorded) for another desk's, `.conflict` when content
+    ///   is stored or being stored already or the message has no media, `.invalidRequest` for a bad content type.
+    public func beginContent(
+        messageID: ID, contentType: String, limit: Int, relay: RelayPrincipal, requestID: String
+    ) async throws -> ContentUpload {
+        guard !contentType.isEmpty, contentType.utf8.count <= 127,
+            contentType.range(
+                of: #"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+( *;.*)?$"#, options: .regularExpression)
+                != nil
+        else { throw VaultError(.unsupportedMediaType, "send the media's Content-Type, e.g. image/jpeg") }
+        let caller = relay.caller(requestID: requestID)
+        let streamKey = try SecretBytes.random(count: SecretStream.keyLength)
+        let pusher = try SecretStream.Pusher(key: streamKey)
+        enum Outcome: Sendable {
+            case ready([UInt8])
+            case denied(VaultError)
+        }
+        let outcome: Outcome = try await database.batched { db in
+            try self.assertRelayLive(db, relay)
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT case_id, desk_id, kind, epoch_key_id FROM messages WHERE id = ?",
+                    arguments: [Data(messageID.bytes)]),
+                let deskID = ID(bytes: Array(row["desk_id"] as Data)),
+                let caseID = ID(bytes: Array(row["case_id"] as Data))
+            else { throw VaultError.notFound("no message \(messageID)") }
+            guard relay.deskIDs.contains(deskID) else {
+                try self.record(db, caller, "relay.write", "content:\(messageID)", .denied)
+                return .denied(.forbidden("this relay token is not issued for the message's desk"))
+            }
+            guard Self.mediaKinds.contains(row["kind"] as String) else {
+                throw VaultError.conflict("message \(messageID) is not an image, video, audio or file message")
+            }
+            if let state = try String.fetchOne(
+                db, sql: "SELECT state FROM message_content WHERE message_id = ?", arguments: [Data(messageID.bytes)])
+            {
+                throw VaultError.conflict(
+                    state == "complete"
+                        ? "the content of message \(messageID) is stored already"
+                        : "the content of message \(messageID) is being uploaded")
+            }
+            let keyID = Array(row["epoch_key_id"] as Data)
+            guard let c = try CaseRow.find(db, id: caseID),
+                let epochNumber = try Int.fetchOne(
+                    db, sql: "SELECT epoch FROM case_epochs WHERE key_id = ? AND case_id = ?",
+                    arguments: [Data(keyID), Data(caseID.bytes)])
+            else { throw VaultError.integrity("a message refers to a missing epoch") }
+            let epoch = try self.epochKey(db, case: c, epoch: epochNumber)
+            let sealedKey = try LabelledWrap.seal(
+                streamKey, label: .contentKey, scope: messageID.bytes, keyID: keyID, to: epoch.publicKey)
+            try db.execute(
+                sql: """
+                    INSERT INTO message_content (message_id, state, content_type, size, chunk_size, chunk_count,
+                        epoch_key_id, sealed_key, header, written_by, created_at)
+                    VALUES (?, 'writing', ?, 0, ?, 0, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    Data(messageID.bytes), contentType, ContentUpload.chunkSize, Data(keyID), Data(sealedKey),
+                    Data(pusher.header), "relay:\(relay.name)", self.now(),
+                ])
+            return .ready(Canonical.encode([messageID.bytes, sealedKey, pusher.header]))
+        }
+        switch outcome {
+        case .denied(let e): throw e
+        case .ready(let prefix):
+            return ContentUpload(
+                vault: self, messageID: messageID, caller: caller, limit: limit, pusher: pusher,
+                prefixHash: Hashing.blake2b(prefix))
+        }
+    }
+
+    /// Opens a message's stored media for `user`: the read policy of transcripts (`readDenial`), recorded as
+    /// `content.read` in the transaction that serves it; the stream key is opened with the user's own keys.
+    /// - Throws: `.forbidden` (recorded), `.notFound` when the message or its content is not there (yet).
+    public func openContent(caseID: ID, messageID: ID, as user: UnlockedUser, requestID: String) async throws
+        -> ContentReader
+    {
+        let caller = user.caller(requestID: requestID)
+        let target = "case:\(caseID) content:\(messageID)"
+        struct Stored: Sendable {
+            var contentType: String
+            var size: Int
+            var chunkCount: Int
+            var keyID: [UInt8]
+            var sealedKey: [UInt8]
+            var header: [UInt8]
+        }
+        enum Outcome: Sendable {
+            case row(Stored, CaseRow, DeskState)
+            case denied(VaultError)
+        }
+        let outcome: Outcome = try await database.transaction { db in
+            guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
+            let desk = try self.desk(db, id: c.deskID)
+            if let denial = try self.readDenial(db, case: c, user: user) {
+                try self.record(db, caller, "content.read", target, .denied)
+                return .denied(denial)
+            }
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT c.* FROM message_content c JOIN messages m ON m.id = c.message_id
+                        WHERE c.message_id = ? AND m.case_id = ? AND c.state = 'complete'
+                        """, arguments: [Data(messageID.bytes), Data(caseID.bytes)])
+            else { throw VaultError.notFound("message \(messageID) has no stored content in this case") }
+            try self.record(db, caller, "content.read", target)
+            let stored = Stored(
+                contentType: row["content_type"], size: row["size"], chunkCount: row["chunk_count"],
+                keyID: Array(row["epoch_key_id"] as Data), sealedKey: Array(row["sealed_key"] as Data),
+                header: Array(row["header"] as Data))
+            return .row(stored, c, desk)
+        }
+        guard case .row(let row, let c, let desk) = outcome else {
+            if case .denied(let e) = outcome { throw e }
+            throw VaultError.notFound("no content")
+        }
+        let keyID = row.keyID
+        let epoch = try await database.read { db in
+            try self.openEpoch(db, keyID: keyID, case: c, desk: desk, as: user)
+        }
+        let streamKey: SecretBytes
+        do {
+            streamKey = try LabelledWrap.open(
+                row.sealedKey, with: epoch, label: .contentKey, scope: messageID.bytes, keyID: keyID)
+        } catch {
+            throw VaultError.integrity("the content key of message \(messageID) does not open; the row was altered")
+        }
+        let puller: SecretStream.Puller
+        do {
+            puller = try SecretStream.Puller(key: streamKey, header: row.header)
+        } catch {
+            throw VaultError.integrity("the content header of message \(messageID) was altered")
+        }
+        return ContentReader(
+            vault: self, messageID: messageID, contentType: row.contentType, size: row.size,
+            chunkCount: row.chunkCount, puller: puller)
+    }
+}

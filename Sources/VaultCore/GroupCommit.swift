@@ -1,0 +1,132 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// Group commit for the relay's hot path: concurrent writes queue here and share one durable
+/// `BEGIN IMMEDIATE … COMMIT` (one WAL fsync under synchronous=FULL for the whole batch).
+///
+/// Each write runs inside its own SAVEPOINT, so a write that throws is rolled back alone and the
+/// others in the batch still commit. A caller is resumed only after the COMMIT that holds its row
+/// returned (durable), or with an error when that COMMIT failed (then none of the batch is stored).
+/// There is no timer: while one batch commits, the next one gathers, so a lone request is never
+/// delayed and a busy server commits in batches as large as its concurrency.
+final class GroupCommitter: Sendable {
+    private struct State {
+        var queue: [any BatchedWrite] = []
+        var draining = false
+        var batches = 0
+        var writes = 0
+    }
+
+    private let writer: DatabasePool
+    private let state = Mutex(State())
+    let maxBatch: Int
+
+    init(writer: DatabasePool, maxBatch: Int = 256) {
+        self.writer = writer
+        self.maxBatch = maxBatch
+    }
+
+    /// Runs `body` in the next batch transaction; returns once the batch is durable.
+    /// - Throws: what `body` threw (its savepoint rolled back), or the mapped storage error of the batch.
+    func submit<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let write = Write(body: body, continuation: continuation)
+            let start = state.withLock { s -> Bool in
+                s.queue.append(write)
+                if s.draining { return false }
+                s.draining = true
+                return true
+            }
+            if start { Task { await self.drain() } }
+        }
+    }
+
+    /// Committed batches and the writes they held, since start.
+    var statistics: (batches: Int, writes: Int) { state.withLock { ($0.batches, $0.writes) } }
+
+    private func drain() async {
+        while true {
+            let batch = state.withLock { s -> [any BatchedWrite] in
+                let n = min(s.queue.count, maxBatch)
+                let b = Array(s.queue.prefix(n))
+                s.queue.removeFirst(n)
+                if b.isEmpty { s.draining = false }
+                return b
+            }
+            if batch.isEmpty { return }
+            await commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [any BatchedWrite]) async {
+        do {
+            try await writer.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    for write in batch {
+                        try db.inSavepoint {
+                            write.run(db) ? .commit : .rollback
+                        }
+                        // An I/O error can end the whole transaction; then nothing of the batch stands.
+                        guard db.isInsideTransaction else { throw VaultError(.storageUnavailable, "batch aborted") }
+                    }
+                    return .commit
+                }
+            }
+            state.withLock {
+                $0.batches += 1
+                $0.writes += batch.count
+            }
+            for write in batch { write.finish(batchError: nil) }
+        } catch {
+            let mapped: Error =
+                (error as? DatabaseError).map(VaultDatabase.map) ?? (error as? VaultError)
+                ?? VaultError(.storageUnavailable, "the batch could not be committed; retry")
+            for write in batch { write.finish(batchError: mapped) }
+        }
+    }
+}
+
+/// One queued write, type-erased.
+private protocol BatchedWrite: Sendable {
+    /// Runs the write on the writer connection; false when it threw (its savepoint is rolled back).
+    func run(_ db: Database) -> Bool
+    /// Resumes the caller after the batch's COMMIT (or its failure).
+    func finish(batchError: Error?)
+}
+
+private final class Write<T: Sendable>: BatchedWrite, @unchecked Sendable {
+    // `result` is written on the writer's queue inside `run` and read in `finish` after the write
+    // returned: the writer's serial queue and the await in between order the two.
+    let body: @Sendable (Database) throws -> T
+    let continuation: CheckedContinuation<T, Error>
+    var result: Result<T, Error>?
+
+    init(body: @escaping @Sendable (Database) throws -> T, continuation: CheckedContinuation<T, Error>) {
+        self.body = body
+        self.continuation = continuation
+    }
+
+    func run(_ db: Database) -> Bool {
+        do {
+            result = .success(try body(db))
+            return true
+        } catch let e as DatabaseError {
+            result = .failure(VaultDatabase.map(e))
+            return false
+        } catch {
+            result = .failure(error)
+            return false
+        }
+    }
+
+    func finish(batchError: Error?) {
+        switch (batchError, result) {
+        case (let e?, .success?), (let e?, nil): continuation.resume(throwing: e)
+        case (_, .failure(let e)?): continuation.resume(throwing: e)
+        case (nil, .success(let v)?): continuation.resume(returning: v)
+        case (nil, nil):
+            continuation.resume(throwing: VaultError(.storageUnavailable, "the write did not run; retry"))
+        }
+    }
+}

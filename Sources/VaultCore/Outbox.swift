@@ -1,0 +1,202 @@
+import Foundation
+import GRDB
+import VaultCrypto
+
+/// A reply waiting for the relay: `box` is crypto_box_seal of `{"retry_key","text","to"}` to the desk's relay key.
+public struct OutboxItem: Sendable, Equatable {
+    public let id: ID
+    public let caseID: ID
+    public let createdAt: Int64
+    public let box: [UInt8]
+}
+
+extension Vault {
+    /// Supervisor `supervisor` (unlocked, a confirmed supervisor of the desk) registers the relay's X25519 public key:
+    /// a new desk manifest version listing it, signed by the supervisor; recorded as `desk.relay_key`.
+    /// - Throws: `.forbidden` (recorded) for anyone but a confirmed supervisor of the desk; `.invalidRequest` for a
+    ///   key that is not 32 bytes; `.notFound` for an unknown desk.
+    public func setRelayKey(desk name: String, publicKey: [UInt8], supervisor: UnlockedUser, requestID: String)
+        async throws
+    {
+        guard publicKey.count == 32 else {
+            throw VaultError.invalid("the relay key must be a 32-byte X25519 public key")
+        }
+        let caller = supervisor.caller(requestID: requestID)
+        let target = "desk:\(name) relay_key:\(Hashing.keyID(publicKey).hex)"
+        let outcome: VaultError? = try await database.transaction { db in
+            guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
+            guard supervisor.role == .supervisor, let me = desk.manifest.member(supervisor.username),
+                me.role == .supervisor, me.signPublic == supervisor.keys.signPublic
+            else {
+                try self.record(db, caller, "desk.relay_key", target, .denied)
+                return .forbidden("only a confirmed supervisor of \(name) registers its relay key")
+            }
+            var manifest = desk.manifest
+            manifest.version += 1
+            manifest.relayPublic = publicKey
+            try self.storeManifest(db, manifest, signer: supervisor.username, signing: supervisor.signing)
+            try self.record(db, caller, "desk.relay_key", target)
+            return nil
+        }
+        if let outcome { throw outcome }
+    }
+
+    /// Queues a counselor's reply on a case: stores it as an `outbound` message in the envelope (sealed to the
+    /// case's current epoch, author = the user) and, in the same transaction, an outbox item sealed to the desk's
+    /// relay key holding `{"retry_key", "text", "to"}` (schema/FORMAT.md §14). Recorded as `reply.write` with the
+    /// envelope hash. The caller (the replies route) decides who may reply; this checks desk membership only.
+    /// - Parameters:
+    ///   - caseID: the case to answer.
+    ///   - text: the reply text (non-empty).
+    ///   - user: the unlocked author; the case's assignee or a confirmed supervisor of its desk.
+    ///   - requestID: for the access log.
+    /// - Returns: the new message's id.
+    /// - Throws: `.conflict` when the desk has no relay key (`desk set-relay-key`); `.forbidden` (recorded) for a
+    ///   non-member; `.notFound` for an unknown case; `.invalidRequest` for an empty text.
+    public func queueReply(caseID: ID, text: String, as user: UnlockedUser, requestID: String) async throws -> ID {
+        guard !text.isEmpty else { throw VaultError.invalid("a reply needs a non-empty text") }
+        let caller = user.caller(requestID: requestID)
+        enum Outcome: Sendable {
+            case queued(ID)
+            case denied(VaultError)
+        }
+        var plaintext = Plaintext.text(text)
+        defer { SecretBytes.wipe(&plaintext) }
+        let plain = plaintext
+        let outcome: Outcome = try await database.transaction { db in
+            guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
+            let desk = try self.desk(db, id: c.deskID)
+            guard try self.isAssigneeOrSupervisor(db, case: c, user: user) else {
+                try self.record(db, caller, "reply.write", "case:\(caseID)", .denied)
+                return .denied(.forbidden("only the assignee or a supervisor of the desk replies"))
+            }
+            let relayKey = desk.manifest.relayPublic
+            guard relayKey.count == 32 else {
+                throw VaultError.conflict(
+                    "desk \(desk.name) has no relay key; a supervisor runs `consultvault desk set-relay-key` first")
+            }
+            // The channel user id is sealed to epoch 0, which follows the case to every reader.
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT c.channel_user_case, e.key_id FROM cases c JOIN case_epochs e ON e.case_id = c.id
+                        WHERE c.id = ? AND e.epoch = 0
+                        """, arguments: [Data(c.id.bytes)])
+            else { throw VaultError.integrity("case vanished") }
+            let epoch0 = try self.openEpoch(db, keyID: Array(row["key_id"] as Data), case: c, desk: desk, as: user)
+            let channelUser = try self.openChannelUser(
+                Array(row["channel_user_case"] as Data), case: c, desk: desk, with: epoch0)
+            let epoch = try self.epochKey(db, case: c, epoch: c.currentEpoch)
+            let now = self.now()
+            let envelope = try Envelope.seal(
+                plaintext: plain, messageID: ID.v7(milliseconds: now), caseID: c.id, epochPublicKey: epoch.publicKey,
+                direction: "outbound", kind: "text", author: user.username, sentAt: now)
+            try self.insertMessage(db, envelope, case: c, externalID: nil, writtenBy: user.username)
+            let retryKey = ID.v4().description
+            var inner = Plaintext.object([
+                ("retry_key", .string(retryKey)), ("text", .string(text)), ("to", .string(channelUser)),
+            ])
+            defer { SecretBytes.wipe(&inner) }
+            let box = try SealedBox.seal(inner, to: relayKey)
+            try db.execute(
+                sql: """
+                    INSERT INTO outbox (id, message_id, case_id, desk_id, relay_key_id, box, status, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+                    """,
+                arguments: [
+                    Data(ID.v7(milliseconds: now).bytes), Data(envelope.messageID.bytes), Data(c.id.bytes),
+                    Data(c.deskID.bytes), Data(Hashing.keyID(relayKey)), Data(box), now, now,
+                ])
+            try self.record(db, caller, "reply.write", "message:\(envelope.messageID)", envelopeHash: envelope.hash)
+            return .queued(envelope.messageID)
+        }
+        switch outcome {
+        case .queued(let id): return id
+        case .denied(let e): throw e
+        }
+    }
+
+    /// Leases up to `limit` pending replies of the relay's desks to it for `leaseSeconds` (items leased to
+    /// another caller and not yet expired are skipped, so two relays never get the same item at once).
+    public func leaseOutbox(relay: RelayPrincipal, leaseSeconds: Int, limit: Int = 100, requestID: String) async throws
+        -> [OutboxItem]
+    {
+        let caller = relay.caller(requestID: requestID)
+        let desks = relay.deskIDs.map { Data($0.bytes) }
+        guard !desks.isEmpty else { return [] }
+        return try await database.batched { db in
+            try self.assertRelayLive(db, relay)
+            let now = self.now()
+            let placeholders = Array(repeating: "?", count: desks.count).joined(separator: ", ")
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, case_id, created_at, box FROM outbox WHERE desk_id IN (\(placeholders))
+                    AND status != 'delivered' AND (lease_holder IS NULL OR lease_until <= ? OR lease_holder = ?)
+                    ORDER BY created_at LIMIT ?
+                    """,
+                arguments: StatementArguments(
+                    desks + [now, relay.name, min(max(limit, 1), 1000)] as [DatabaseValueConvertible]))
+            var items: [OutboxItem] = []
+            for row in rows {
+                guard let id = ID(bytes: Array(row["id"] as Data)), let cid = ID(bytes: Array(row["case_id"] as Data))
+                else { continue }
+                try db.execute(
+                    sql:
+                        "UPDATE outbox SET lease_holder = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                    arguments: [relay.name, now + Int64(leaseSeconds) * 1000, now, Data(id.bytes)])
+                try self.record(db, caller, "relay.outbox.lease", "outbox:\(id)")
+                items.append(
+                    OutboxItem(id: id, caseID: cid, createdAt: row["created_at"], box: Array(row["box"] as Data)))
+            }
+            return items
+        }
+    }
+
+    /// Records the relay's delivery result for an item it holds the lease of: `delivered` removes it from the
+    /// outbox (its sealed box is erased; the case shows `delivered`), `failed` shows `failed` on the case and leaves
+    /// the item leasable again (the relay retries with the same `retry_key`).
+    /// - Throws: `.conflict` when the caller does not hold a live lease; `.notFound` for an unknown item.
+    public func ackOutbox(id: ID, delivered: Bool, detail: String?, relay: RelayPrincipal, requestID: String)
+        async throws
+    {
+        let caller = relay.caller(requestID: requestID)
+        let outcome: VaultError? = try await database.batched { db in
+            try self.assertRelayLive(db, relay)
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT desk_id, status, lease_holder, lease_until FROM outbox WHERE id = ?",
+                    arguments: [Data(id.bytes)]),
+                let desk = ID(bytes: Array(row["desk_id"] as Data)), relay.deskIDs.contains(desk)
+            else { throw VaultError.notFound("no outbox item \(id)") }
+            let holder: String? = row["lease_holder"]
+            let until: Int64 = row["lease_until"] ?? 0
+            guard row["status"] as String != "delivered", holder == relay.name, until > self.now() else {
+                try self.record(db, caller, "relay.outbox.ack", "outbox:\(id)", .denied)
+                return .conflict("this relay does not hold the lease of outbox item \(id); lease it again")
+            }
+            try db.execute(
+                sql: """
+                    UPDATE outbox SET status = ?, detail = ?, lease_holder = NULL, lease_until = NULL, updated_at = ?,
+                        box = CASE WHEN ? THEN x'' ELSE box END WHERE id = ?
+                    """,
+                arguments: [delivered ? "delivered" : "failed", detail, self.now(), delivered, Data(id.bytes)])
+            try self.record(db, caller, "relay.outbox.ack", "outbox:\(id) \(delivered ? "delivered" : "failed")")
+            return nil
+        }
+        if let outcome { throw outcome }
+    }
+
+    /// Opens the channel user id sealed at case creation (to epoch 0 or the desk oversight key).
+    func openChannelUser(_ sealed: [UInt8], case c: CaseRow, desk: DeskState, with key: BoxKeyPair) throws -> String {
+        let plain = try SealedBox.open(sealed, with: key)
+        var bytes = plain.withUnsafeBytes { Array($0) }
+        defer { SecretBytes.wipe(&bytes) }
+        let f = try Canonical.decode(bytes)
+        guard f.count == 4, f[0] == Array("consultvault/channel-user/v1".utf8), f[1] == c.id.bytes,
+            f[2] == desk.id.bytes, let user = String(bytes: f[3], encoding: .utf8)
+        else { throw VaultError.integrity("a case's sealed channel user is malformed") }
+        return user
+    }
+}

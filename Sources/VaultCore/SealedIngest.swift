@@ -1,0 +1,132 @@
+import Foundation
+import GRDB
+import VaultCrypto
+
+/// A channel user's case and its current epoch key, for a relay that seals messages itself.
+public struct IntakeRoute: Sendable, Equatable {
+    public let caseID: ID
+    public let keyID: [UInt8]
+    public let publicKey: [UInt8]
+}
+
+/// The `sealed` form of `POST /v1/messages`: an envelope the relay built (schema/FORMAT.md §15).
+public struct SealedInbound: Sendable {
+    public var desk: String
+    public var channelUser: String
+    public var externalID: String
+    public var caseID: ID
+    public var messageID: ID
+    public var keyID: [UInt8]
+    public var sentAt: Int64
+    public var kind: String
+    public var body: [UInt8]
+    public var key: [UInt8]
+
+    public init(
+        desk: String, channelUser: String, externalID: String, caseID: ID, messageID: ID, keyID: [UInt8],
+        sentAt: Int64, kind: String, body: [UInt8], key: [UInt8]
+    ) {
+        self.desk = desk
+        self.channelUser = channelUser
+        self.externalID = externalID
+        self.caseID = caseID
+        self.messageID = messageID
+        self.keyID = keyID
+        self.sentAt = sentAt
+        self.kind = kind
+        self.body = body
+        self.key = key
+    }
+}
+
+extension Vault {
+    static let inboundKinds: Set<String> = ["text", "image", "video", "audio", "file", "location", "sticker"]
+
+    /// The open case of a channel user on a desk (reopening one closed within the reopen window, or opening a new
+    /// one) and its current, vault-signed epoch key. Recorded as `relay.route`.
+    /// - Throws: `.notFound` for an unknown desk; `.forbidden` (recorded) for a desk the token does not cover.
+    public func routeIntake(desk name: String, channelUser: String, relay: RelayPrincipal, requestID: String)
+        async throws -> IntakeRoute
+    {
+        let caller = relay.caller(requestID: requestID)
+        enum Outcome: Sendable {
+            case routed(IntakeRoute)
+            case denied(VaultError)
+        }
+        let outcome: Outcome = try await database.batched { db in
+            guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
+            try self.assertRelayLive(db, relay)
+            guard relay.deskIDs.contains(desk.id) else {
+                try self.record(db, caller, "relay.route", "desk:\(name)", .denied)
+                return .denied(.forbidden("this relay token is not issued for desk \(name)"))
+            }
+            let c = try self.routeCase(db, desk: desk, channelUser: channelUser)
+            let epoch = try self.epochKey(db, case: c, epoch: c.currentEpoch)
+            try self.record(db, caller, "relay.route", "case:\(c.id)")
+            return .routed(IntakeRoute(caseID: c.id, keyID: epoch.keyID, publicKey: epoch.publicKey))
+        }
+        switch outcome {
+        case .routed(let r): return r
+        case .denied(let e): throw e
+        }
+    }
+
+    /// Stores an envelope the relay sealed itself, without opening it: the case must be the channel user's case on
+    /// the desk and `keyID` its current epoch; idempotent on (desk, external id). Recorded with the envelope hash.
+    /// - Throws: `.conflict` for a stale key id (route again), a closed case or a reused message id; `.notFound` for
+    ///   an unknown desk or case; `.forbidden` (recorded) for a desk the token does not cover; `.invalidRequest` for
+    ///   malformed envelope fields.
+    public func ingestSealed(_ m: SealedInbound, relay: RelayPrincipal, requestID: String) async throws -> IngestResult
+    {
+        guard m.messageID.version == 7 else { throw VaultError.invalid("`sealed.message_id` must be a UUIDv7") }
+        guard Self.inboundKinds.contains(m.kind) else {
+            throw VaultError.invalid(
+                "`sealed.kind` must be one of \(Self.inboundKinds.sorted().joined(separator: ", "))")
+        }
+        guard m.keyID.count == 16 else { throw VaultError.invalid("`sealed.key_id` must be 32 hex digits") }
+        guard m.body.count >= AEAD.nonceLength + AEAD.tagLength + 2 else {
+            throw VaultError.invalid("`sealed.body` is too short to be nonce ‖ ciphertext")
+        }
+        // A labelled message-key blob is 107 bytes (schema/FORMAT.md §2), sealed: + 48.
+        guard m.key.count == 107 + SealedBox.overhead else {
+            throw VaultError.invalid("`sealed.key` must be the 155-byte sealed message key")
+        }
+        let caller = relay.caller(requestID: requestID)
+        return try await database.batched { db -> IngestOutcome in
+            guard let desk = try self.desk(db, name: m.desk) else { throw VaultError.notFound("no desk \(m.desk)") }
+            try self.assertRelayLive(db, relay)
+            guard relay.deskIDs.contains(desk.id) else {
+                try self.record(db, caller, "relay.write", "desk:\(m.desk)", .denied)
+                return .denied(.forbidden("this relay token is not issued for desk \(m.desk)"))
+            }
+            if let dup = try self.findExternal(db, deskID: desk.id, externalID: m.externalID) { return .stored(dup) }
+            guard let c = try CaseRow.find(db, id: m.caseID), c.deskID == desk.id,
+                let routing = try Data.fetchOne(
+                    db, sql: "SELECT routing_id FROM cases WHERE id = ?", arguments: [Data(c.id.bytes)])
+            else { throw VaultError.notFound("no case \(m.caseID) on desk \(m.desk)") }
+            guard Array(routing) == (try self.routingID(desk: desk.id, channelUser: m.channelUser)) else {
+                throw VaultError.conflict("case \(m.caseID) is not this channel user's case; call /v1/intake/route")
+            }
+            guard c.status == "open" else {
+                throw VaultError.conflict("case \(m.caseID) is closed; call /v1/intake/route again")
+            }
+            let epoch = try self.epochKey(db, case: c, epoch: c.currentEpoch)
+            guard SecretBytes.constantTimeEquals(epoch.keyID, m.keyID) else {
+                throw VaultError.conflict(
+                    "`sealed.key_id` is not the case's current epoch key; call /v1/intake/route and seal again")
+            }
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM messages WHERE id = ?", arguments: [Data(m.messageID.bytes)])
+                ?? false
+            {
+                throw VaultError.conflict("`sealed.message_id` is already used; choose a fresh UUIDv7")
+            }
+            let envelope = Envelope(
+                messageID: m.messageID, caseID: c.id, epochKeyID: m.keyID, direction: "inbound", kind: m.kind,
+                author: "channel", sentAt: m.sentAt, body: m.body, key: m.key)
+            try self.insertMessage(
+                db, envelope, case: c, externalID: m.externalID, writtenBy: "relay-sealed:\(relay.name)")
+            try self.record(db, caller, "relay.write", "message:\(m.messageID)", envelopeHash: envelope.hash)
+            return .stored(IngestResult(messageID: m.messageID, caseID: c.id, duplicate: false))
+        }.get()
+    }
+}
