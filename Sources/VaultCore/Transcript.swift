@@ -201,7 +201,7 @@ extension Vault {
                         """,
                     arguments: [Data(user.id.bytes), Data(caseID.bytes), last])
             }
-            return .rows(try rows.map(StoredMessage.init), c, desk)
+            return .rows(try rows.map(StoredMessage.init(transcriptRow:)), c, desk)
         }
         guard case .rows(let rows, let c, let desk) = outcome else {
             if case .denied(let e) = outcome { throw e }
@@ -281,7 +281,12 @@ extension Vault {
             }
             throw VaultError.integrity("message \(m.id) does not authenticate; the stored row was altered")
         }
-        var object = (try? JSONDecoder().decode([String: JSONValue].self, from: Data(plain))) ?? [:]
+        // Most messages are `{"text":"…"}` without escapes: read those directly, parse the rest.
+        let fast = m.kind == "text" ? Self.plainText(plain) : nil
+        var object =
+            fast != nil
+            ? ["text": JSONValue.string(fast!)]
+            : (try? JSONDecoder().decode([String: JSONValue].self, from: Data(plain))) ?? [:]
         let hidden = m.retracted && !includeRetracted
         var text: String?
         if m.kind == "text", case .string(let t)? = object["text"] { text = t }
@@ -294,6 +299,17 @@ extension Vault {
             id: m.id, seq: m.seq, direction: m.direction, kind: m.kind, text: hidden ? nil : text,
             data: m.kind == "text" || hidden ? nil : object, sentAt: m.sentAt, author: m.author,
             retracted: m.retracted, delivery: m.delivery)
+    }
+
+    /// The text of a `{"text":"…"}` plaintext whose string has no escapes (valid UTF-8); nil for anything else.
+    static func plainText(_ plain: [UInt8]) -> String? {
+        let prefix: [UInt8] = Array(#"{"text":""#.utf8)
+        guard plain.count >= prefix.count + 2, plain.starts(with: prefix), plain[plain.count - 2] == 0x22,
+            plain[plain.count - 1] == 0x7D
+        else { return nil }
+        let inner = plain[prefix.count..<(plain.count - 2)]
+        guard !inner.contains(0x5C), !inner.contains(0x22), !inner.contains(where: { $0 < 0x20 }) else { return nil }
+        return String(validating: inner, as: UTF8.self)
     }
 
     /// Assigns a case (a supervisor of the desk, or a counselor taking a queue case for themselves): starts a new
@@ -394,6 +410,28 @@ struct StoredMessage: Sendable {
     var contentSize: Int64?
     var delivery: String?
     var writtenBy: String?
+
+    /// From the transcript query's columns, by position (name lookups cost more than the decryption):
+    /// id, seq, epoch_key_id, direction, kind, author, sent_at, body, sealed_key, retracted, written_by,
+    /// content_state, content_type, content_size, delivery.
+    init(transcriptRow row: Row) throws {
+        guard let id = ID(bytes: Array(row[0] as Data)) else { throw VaultError.integrity("a message id is malformed") }
+        self.id = id
+        self.seq = row[1]
+        self.epochKeyID = Array(row[2] as Data)
+        self.direction = row[3]
+        self.kind = row[4]
+        self.author = row[5]
+        self.sentAt = row[6]
+        self.body = Array(row[7] as Data)
+        self.key = Array(row[8] as Data)
+        self.retracted = (row[9] as Int? ?? 0) != 0
+        self.writtenBy = row[10]
+        self.contentState = row[11]
+        self.contentType = row[12]
+        self.contentSize = row[13]
+        self.delivery = row[14]
+    }
 
     init(row: Row) throws {
         guard let id = ID(bytes: Array(row["id"] as Data)) else {

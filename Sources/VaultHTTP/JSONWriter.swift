@@ -13,6 +13,18 @@ struct JSONWriter {
     }
 
     mutating func string(_ s: String) {
+        // Fast path: nothing to escape, copy the UTF-8 in one go.
+        var plain = true
+        for b in s.utf8 where b == 0x22 || b == 0x5C || b < 0x20 {
+            plain = false
+            break
+        }
+        if plain {
+            bytes.append(0x22)
+            bytes.append(contentsOf: s.utf8)
+            bytes.append(0x22)
+            return
+        }
         bytes.append(0x22)
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
         for b in s.utf8 {
