@@ -153,11 +153,30 @@ extension Vault {
                 arguments: [deskID, "line:\(lineID)"]),
                 let mid = ID(bytes: Array(row["id"] as Data))
             {
-                try db.execute(sql: "UPDATE messages SET retracted = 1 WHERE id = ?", arguments: [Data(mid.bytes)])
-                try record(
-                    db, caller, "relay.write", "message:\(mid) retract",
-                    envelopeHash: Array(row["envelope_hash"] as Data))
-                messageID = mid
+                let policy =
+                    try String.fetchOne(
+                        db, sql: "SELECT unsend_policy FROM desks WHERE id = ?", arguments: [deskID]) ?? "keep-marked"
+                if policy == "delete" {
+                    // The desk keeps nothing the person took back: the sealed row and any attachment go
+                    // (secure_delete zeroes the pages); the webhook event stays, so a redelivery is a duplicate.
+                    for sql in [
+                        "UPDATE line_events SET message_id = NULL WHERE message_id = ?",
+                        "DELETE FROM content_chunks WHERE message_id = ?",
+                        "DELETE FROM message_content WHERE message_id = ?",
+                        "DELETE FROM messages WHERE id = ?",
+                    ] {
+                        try db.execute(sql: sql, arguments: [Data(mid.bytes)])
+                    }
+                    try record(
+                        db, caller, "relay.write", "message:\(mid) unsend-deleted",
+                        envelopeHash: Array(row["envelope_hash"] as Data))
+                } else {
+                    try db.execute(sql: "UPDATE messages SET retracted = 1 WHERE id = ?", arguments: [Data(mid.bytes)])
+                    try record(
+                        db, caller, "relay.write", "message:\(mid) retract",
+                        envelopeHash: Array(row["envelope_hash"] as Data))
+                    messageID = mid
+                }
             }
             r.accepted += 1
         case .event(_, let item):

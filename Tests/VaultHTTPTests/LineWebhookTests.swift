@@ -216,6 +216,31 @@ enum LINE {
         #expect(try await Self.counts(f).messages == 1)
     }
 
+    @Test("with the desk's unsend policy `delete`, an unsend removes the stored message; a redelivery stays out")
+    func unsendDeletes() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        try await Self.setSecret(f)
+        try await f.vault.setUnsendPolicy(desk: "ijime", policy: "delete", caller: .cli())
+        let first = LINE.body([LINE.text])
+        let unsend = LINE.body([
+            LINE.event(
+                "unsend", id: "01HZZZUNSEND000000000001", extra: #","unsend":{"messageId":"468789577898262530"}"#)
+        ])
+        try await makeApp(f).test(.router) { client in
+            #expect(try await Self.post(client, f, first, signature: try LINE.sign(first)).status == .ok)
+            #expect(try await Self.counts(f).messages == 1)
+            #expect(try await Self.post(client, f, unsend, signature: try LINE.sign(unsend)).status == .ok)
+            #expect(try await Self.counts(f).messages == 0)
+            let again = try await Self.post(client, f, first, signature: try LINE.sign(first))
+            #expect(again.json["duplicates"] as? Int == 1)
+            #expect(try await Self.counts(f).messages == 0)
+        }
+        for (path, data) in try f.allBytes() where path.hasPrefix("vault.sqlite") {
+            #expect(data.range(of: Data("いじめられています".utf8)) == nil)
+        }
+    }
+
     @Test("unsend retracts: text hidden; include_retracted needs X-Access-Reason and is recorded with it")
     func unsendRetracts() async throws {
         let f = try await Fixture.make()
