@@ -94,7 +94,7 @@ CREATE TABLE cases (
     last_inbound_at INTEGER,
     channel_user_oversight BLOB NOT NULL,
     channel_user_case BLOB NOT NULL
-);
+, routing_key BLOB);
 
 CREATE TABLE content_chunks (
     message_id BLOB NOT NULL REFERENCES message_content(message_id),

@@ -203,15 +203,25 @@ extension Vault {
     /// latest one closed within the reopen window.
     func findRoutedCase(_ db: Database, desk: DeskState, channelUser: String) throws -> CaseRow? {
         let routing = try routingID(desk: desk.id, channelUser: channelUser)
+        // During a pseudonym rotation, a case not yet rehashed is found under the previous key.
+        let previous = try previousRoutingID(desk: desk.id, channelUser: channelUser) ?? routing
         let statement = try db.cachedStatement(
             sql: """
-                SELECT * FROM cases WHERE desk_id = ? AND routing_id = ? AND (status = 'open' OR closed_at >= ?)
+                SELECT * FROM cases WHERE desk_id = ? AND routing_id IN (?, ?) AND (status = 'open' OR closed_at >= ?)
                 ORDER BY status = 'open' DESC, opened_at DESC LIMIT 1
                 """)
         return try Row.fetchOne(
             statement,
-            arguments: [Data(desk.id.bytes), Data(routing), now() - settings.reopenWindowDays * 86_400_000]
+            arguments: [
+                Data(desk.id.bytes), Data(routing), Data(previous), now() - settings.reopenWindowDays * 86_400_000,
+            ]
         ).map(CaseRow.init)
+    }
+
+    /// The routing id under the previous pseudonym key, while a rotation is in progress.
+    func previousRoutingID(desk: ID, channelUser: String) throws -> [UInt8]? {
+        guard let key = keys.previousPseudonym else { return nil }
+        return try Hashing.keyedBlake2b(Canonical.encode([desk.bytes, Array(channelUser.utf8)]), key: key)
     }
 
     /// The open case of this channel user on this desk; reopens one closed within the reopen window;
@@ -221,6 +231,15 @@ extension Vault {
         _ db: Database, desk: DeskState, channelUser: String, newCaseID: ID? = nil, epoch0 fixedEpoch: BoxKeyPair? = nil
     ) throws -> CaseRow {
         if var c = try findRoutedCase(db, desk: desk, channelUser: channelUser) {
+            if keys.previousPseudonym != nil {
+                // Moves the case to the current key as soon as its person writes again.
+                try db.execute(
+                    sql: "UPDATE cases SET routing_id = ?, routing_key = ? WHERE id = ?",
+                    arguments: [
+                        Data(try routingID(desk: desk.id, channelUser: channelUser)),
+                        Data(VaultKeys.pseudonymKeyTag(keys.pseudonym)), Data(c.id.bytes),
+                    ])
+            }
             if c.status == "closed" {
                 try db.execute(
                     sql: "UPDATE cases SET status = 'open', closed_at = NULL WHERE id = ?",
@@ -229,8 +248,7 @@ extension Vault {
             }
             return c
         }
-        let routing = try Hashing.keyedBlake2b(
-            Canonical.encode([desk.id.bytes, Array(channelUser.utf8)]), key: keys.pseudonym)
+        let routing = try routingID(desk: desk.id, channelUser: channelUser)
         let caseID = newCaseID ?? ID.v7(milliseconds: now())
         let epoch0 = try fixedEpoch ?? BoxKeyPair.generate()
         let signature = keys.signing.sign(
@@ -245,11 +263,12 @@ extension Vault {
         try db.execute(
             sql: """
                 INSERT INTO cases (id, desk_id, routing_id, status, opened_at, last_message_at, channel_user_oversight,
-                    channel_user_case) VALUES (?, ?, ?, 'open', ?, ?, ?, ?)
+                    channel_user_case, routing_key) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 Data(caseID.bytes), Data(desk.id.bytes), Data(routing), now, now,
                 Data(try sealedUser(desk.manifest.oversightPublic)), Data(try sealedUser(epoch0.publicKey)),
+                Data(VaultKeys.pseudonymKeyTag(keys.pseudonym)),
             ])
         try db.execute(
             sql:

@@ -19,6 +19,10 @@ extension VaultDatabase {
         m.registerMigration("v2-relay") { db in
             for statement in relaySchema { try db.execute(sql: statement) }
         }
+        m.registerMigration("v4-pseudonym-rotation") { db in
+            // Which pseudonym key made a case's routing id (NULL: the vault's first key).
+            try db.execute(sql: "ALTER TABLE cases ADD COLUMN routing_key BLOB")
+        }
         return m
     }
 

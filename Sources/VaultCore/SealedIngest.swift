@@ -104,7 +104,9 @@ extension Vault {
                 let routing = try Data.fetchOne(
                     db, sql: "SELECT routing_id FROM cases WHERE id = ?", arguments: [Data(c.id.bytes)])
             else { throw VaultError.notFound("no case \(m.caseID) on desk \(m.desk)") }
-            guard Array(routing) == (try self.routingID(desk: desk.id, channelUser: m.channelUser)) else {
+            let current = try self.routingID(desk: desk.id, channelUser: m.channelUser)
+            let previous = try self.previousRoutingID(desk: desk.id, channelUser: m.channelUser)
+            guard Array(routing) == current || Array(routing) == previous else {
                 throw VaultError.conflict("case \(m.caseID) is not this channel user's case; call /v1/intake/route")
             }
             guard c.status == "open" else {

@@ -13,6 +13,15 @@ public struct VaultKeys: Sendable {
     /// epoch, manifest and checkpoint they signed still verifies. Newest first.
     public var previousSigningKeys: [[UInt8]] = []
 
+    /// The pseudonym key being replaced, while a rotation is in progress (keys/pseudonym-previous.key): routing
+    /// accepts both until every desk is rehashed.
+    public var previousPseudonym: SecretBytes?
+
+    /// A public tag naming a pseudonym key (so a case records which key its routing id was made with).
+    public static func pseudonymKeyTag(_ key: SecretBytes) -> [UInt8] {
+        (try? Hashing.keyedBlake2b(Array("consultvault/pseudonym-key-tag/v1".utf8), key: key, outputLength: 16)) ?? []
+    }
+
     /// The current and every earlier signing public key.
     public var allSigningKeys: [[UInt8]] { [signing.publicKey] + previousSigningKeys }
 
@@ -66,6 +75,16 @@ public struct VaultKeys: Sendable {
             )
         }
         var loaded = keys
+        let previousPseudonym = directory.appendingPathComponent("pseudonym-previous.key")
+        if FileManager.default.fileExists(atPath: previousPseudonym.path) {
+            let attrs = try? FileManager.default.attributesOfItem(atPath: previousPseudonym.path)
+            if let m = (attrs?[.posixPermissions] as? NSNumber)?.intValue, m & 0o077 != 0 {
+                throw VaultError.forbidden(
+                    "\(previousPseudonym.path) is readable by group or others; run: chmod 600 \(previousPseudonym.path)"
+                )
+            }
+            loaded.previousPseudonym = try readSecret(previousPseudonym)
+        }
         loaded.previousSigningKeys = try lines.dropFirst().map { line in
             let parts = line.split(separator: "+", maxSplits: 2).map(String.init)
             guard parts.count == 3, parts[0] == keys.noteName, let raw = Data(base64Encoded: parts[2]), raw.count == 33,
@@ -118,6 +137,30 @@ public struct VaultKeys: Sendable {
         guard rename(pubTmp.path, directory.appendingPathComponent("vault-signing.pub").path) == 0,
             rename(keyTmp.path, directory.appendingPathComponent("vault-signing.key").path) == 0
         else { throw VaultError(.storageUnavailable, "cannot install the new signing key in \(directory.path)") }
+    }
+
+    /// Starts a pseudonym rotation: the current key becomes pseudonym-previous.key, a new pseudonym.key is written.
+    static func installPseudonymKey(_ new: SecretBytes, in directory: URL) throws {
+        let current = directory.appendingPathComponent("pseudonym.key")
+        let previous = directory.appendingPathComponent("pseudonym-previous.key")
+        let tmp = directory.appendingPathComponent("pseudonym.key.new")
+        try? FileManager.default.removeItem(at: tmp)
+        try writeSecret(new, to: tmp)
+        guard link(current.path, previous.path) == 0, rename(tmp.path, current.path) == 0 else {
+            throw VaultError(.storageUnavailable, "cannot install the new pseudonym key in \(directory.path)")
+        }
+    }
+
+    /// Ends a pseudonym rotation: the previous key file is overwritten and removed.
+    static func removePreviousPseudonymKey(in directory: URL) throws {
+        let previous = directory.appendingPathComponent("pseudonym-previous.key")
+        if let fd = Optional(open(previous.path, O_WRONLY)), fd >= 0 {
+            let zeros = [UInt8](repeating: 0, count: 64)
+            _ = zeros.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            _ = fsync(fd)
+            close(fd)
+        }
+        try FileManager.default.removeItem(at: previous)
     }
 
     private static func writeSecret(_ secret: SecretBytes, to url: URL) throws {

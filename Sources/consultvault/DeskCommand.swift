@@ -9,7 +9,7 @@ struct DeskCommand: AsyncParsableCommand {
         subcommands: [
             Add.self, Invite.self, Confirm.self, RemoveMember.self, Recover.self, SetRetention.self,
             ApproveRetention.self,
-            SetUnsend.self, SetLineSecret.self, SetRelayKey.self,
+            SetUnsend.self, SetLineSecret.self, SetRelayKey.self, Rehash.self,
         ])
 
     struct Add: AsyncParsableCommand {
@@ -242,6 +242,27 @@ struct DeskCommand: AsyncParsableCommand {
                 try await vault.setRelayKey(
                     desk: name, publicKey: Array(key), supervisor: me, requestID: Caller.cli().requestID)
                 print("registered the relay key of \(name); replies are sealed to it from now on")
+            }
+        }
+    }
+
+    struct Rehash: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "As supervisor S, recompute the desk's routing ids under the new pseudonym key.",
+            discussion: "S's passphrase from CONSULTVAULT_PASSPHRASE or a prompt.")
+
+        @OptionGroup var options: DataOptions
+        @Option var name: String
+        @Option(name: .customLong("as"), help: "A supervisor of the desk.") var supervisor: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let passphrase = try Secrets.read(
+                    env: "CONSULTVAULT_PASSPHRASE", prompt: "Passphrase for \(supervisor): ")
+                let me = try await vault.unlockForCLI(username: supervisor, passphrase: passphrase)
+                let n = try await vault.rehashDesk(name: name, as: me, requestID: Caller.cli().requestID)
+                print("rehashed \(n) case(s) of \(name)")
             }
         }
     }

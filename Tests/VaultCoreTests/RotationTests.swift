@@ -99,3 +99,40 @@ import VaultTestSupport
         #expect(again.username == "cou1")
     }
 }
+
+@Suite struct PseudonymRotationTests {
+    @Test("pseudonym rotation: both keys route until rehash; a supervisor rehashes; finish removes the old key")
+    func pseudonym() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let a = try await f.vault.ingest(f.text("one", user: "Uaaa"), relay: f.relay, requestID: "r")
+        let b = try await f.vault.ingest(f.text("two", user: "Ubbb"), relay: f.relay, requestID: "r")
+        let oldRouting = try await f.vault.database.read { db in
+            try Data.fetchOne(db, sql: "SELECT routing_id FROM cases WHERE id = ?", arguments: [Data(a.caseID.bytes)])
+        }
+        try await f.vault.rotatePseudonymKey(caller: .cli())
+        let v = try Vault.open(at: f.directory)
+        #expect(v.keys.previousPseudonym != nil)
+        await #expect(throws: VaultError.self) { try await v.rotatePseudonymKey(caller: .cli()) }
+        // The old key still routes; writing moves the case to the new key.
+        let relay = try #require(try await v.authenticateRelay(f.relayToken))
+        let again = try await v.ingest(f.text("three", user: "Uaaa"), relay: relay, requestID: "r")
+        #expect(again.caseID == a.caseID)
+        let newRouting = try await v.database.read { db in
+            try Data.fetchOne(db, sql: "SELECT routing_id FROM cases WHERE id = ?", arguments: [Data(a.caseID.bytes)])
+        }
+        #expect(newRouting != oldRouting)
+        // Case b is still under the old key: finishing is refused until ijime is rehashed.
+        await #expect(throws: VaultError.self) { try await v.finishPseudonymRotation(caller: .cli()) }
+        let cou1 = try await v.unlockForCLI(username: "cou1", passphrase: f.passphrases["cou1"]!)
+        await #expect(throws: VaultError.self) { try await v.rehashDesk(name: "ijime", as: cou1, requestID: "r") }
+        let sup = try await v.unlockForCLI(username: "sup", passphrase: f.passphrases["sup"]!)
+        #expect(try await v.rehashDesk(name: "ijime", as: sup, requestID: "r") == 1)
+        try await v.finishPseudonymRotation(caller: .cli())
+        let done = try Vault.open(at: f.directory)
+        #expect(done.keys.previousPseudonym == nil)
+        let relay2 = try #require(try await done.authenticateRelay(f.relayToken))
+        let later = try await done.ingest(f.text("four", user: "Ubbb"), relay: relay2, requestID: "r")
+        #expect(later.caseID == b.caseID)
+    }
+}
