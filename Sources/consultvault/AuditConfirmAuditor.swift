@@ -15,8 +15,7 @@ struct AuditConfirmAuditor: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let vault = try options.openVault()
-            let passphrase = try Secrets.read(env: "CONSULTVAULT_PASSPHRASE", prompt: "Passphrase for \(auditor): ")
-            let me = try await vault.unlockForCLI(username: auditor, passphrase: passphrase)
+            let me = try await Secrets.unlock(vault, as: auditor)
             try await vault.confirmAuditor(
                 username: username, fingerprint: fingerprint, as: me, requestID: Caller.cli().requestID)
             print("confirmed auditor \(username); the auditors' key is sealed to them")

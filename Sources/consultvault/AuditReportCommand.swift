@@ -23,8 +23,7 @@ struct AuditReportCommand: AsyncParsableCommand {
                 let to = AuditReport.parseDate(until, endOfDay: true)
             else { throw VaultError(.invalidRequest, "--since and --until must be yyyy-mm-dd or RFC 3339 times") }
             let vault = try options.openVault()
-            let passphrase = try Secrets.read(env: "CONSULTVAULT_PASSPHRASE", prompt: "Passphrase for \(auditor): ")
-            let me = try await vault.unlockForCLI(username: auditor, passphrase: passphrase)
+            let me = try await Secrets.unlock(vault, as: auditor)
             let report = try await vault.auditReport(
                 since: from, until: to, as: me, requestID: Caller.cli().requestID)
             let html = try report.html()

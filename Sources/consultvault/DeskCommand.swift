@@ -69,9 +69,7 @@ struct DeskCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let vault = try options.openVault()
-                let passphrase = try Secrets.read(
-                    env: "CONSULTVAULT_PASSPHRASE", prompt: "Passphrase for \(supervisor): ")
-                let me = try await vault.unlockForCLI(username: supervisor, passphrase: passphrase)
+                let me = try await Secrets.unlock(vault, as: supervisor)
                 try await vault.confirm(
                     desk: name, username: username, fingerprint: fingerprint, supervisor: me,
                     requestID: Caller.cli().requestID)
@@ -170,9 +168,7 @@ struct DeskCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let vault = try options.openVault()
-                let passphrase = try Secrets.read(
-                    env: "CONSULTVAULT_PASSPHRASE", prompt: "Passphrase for \(supervisor): ")
-                let me = try await vault.unlockForCLI(username: supervisor, passphrase: passphrase)
+                let me = try await Secrets.unlock(vault, as: supervisor)
                 let days = try await vault.approveRetention(desk: name, as: me, requestID: Caller.cli().requestID)
                 print("retention of \(name) is now \(days) days")
             }
@@ -236,9 +232,7 @@ struct DeskCommand: AsyncParsableCommand {
                     throw VaultError(.invalidRequest, "--public-key must be a base64 X25519 public key (32 bytes)")
                 }
                 let vault = try options.openVault()
-                let passphrase = try Secrets.read(
-                    env: "CONSULTVAULT_PASSPHRASE", prompt: "Passphrase for \(supervisor): ")
-                let me = try await vault.unlockForCLI(username: supervisor, passphrase: passphrase)
+                let me = try await Secrets.unlock(vault, as: supervisor)
                 try await vault.setRelayKey(
                     desk: name, publicKey: Array(key), supervisor: me, requestID: Caller.cli().requestID)
                 print("registered the relay key of \(name); replies are sealed to it from now on")
@@ -258,9 +252,7 @@ struct DeskCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let vault = try options.openVault()
-                let passphrase = try Secrets.read(
-                    env: "CONSULTVAULT_PASSPHRASE", prompt: "Passphrase for \(supervisor): ")
-                let me = try await vault.unlockForCLI(username: supervisor, passphrase: passphrase)
+                let me = try await Secrets.unlock(vault, as: supervisor)
                 let n = try await vault.rehashDesk(name: name, as: me, requestID: Caller.cli().requestID)
                 print("rehashed \(n) case(s) of \(name)")
             }

@@ -33,6 +33,14 @@ enum Secrets {
     }
 }
 
+extension Secrets {
+    /// Unlocks the acting user of a `--as` command with their passphrase (CONSULTVAULT_PASSPHRASE or a prompt).
+    static func unlock(_ vault: Vault, as username: String) async throws -> UnlockedUser {
+        let passphrase = try read(env: "CONSULTVAULT_PASSPHRASE", prompt: "Passphrase for \(username): ")
+        return try await vault.unlockForCLI(username: username, passphrase: passphrase)
+    }
+}
+
 /// Prints a domain error as `error: …` on stderr and exits 1.
 func runReportingErrors(_ body: () async throws -> Void) async throws {
     do {
