@@ -1,0 +1,43 @@
+import Foundation
+import VaultCore
+
+// Benchmark helper (not installed, not part of the CLI): seeds a vault with N inbound messages through the
+// ordinary ingest path (group commit, sealed envelopes, access-log entries), in process, for ops/bench/scale.
+//
+//   consultvault-bench seed DIR DESK RELAY_TOKEN COUNT [USERS]
+
+let args = CommandLine.arguments
+guard args.count >= 6, args[1] == "seed", let count = Int(args[5]) else {
+    FileHandle.standardError.write(Data("usage: consultvault-bench seed DIR DESK RELAY_TOKEN COUNT [USERS]\n".utf8))
+    exit(64)
+}
+let users = args.count > 6 ? Int(args[6]) ?? 1000 : 1000
+let vault = try Vault.open(at: URL(fileURLWithPath: args[2]))
+guard let relay = try await vault.authenticateRelay(args[4]) else {
+    FileHandle.standardError.write(Data("unknown relay token\n".utf8))
+    exit(1)
+}
+let text = String(repeating: "x", count: 500)
+let started = Date()
+let run = ID.v4().description.prefix(8)
+let concurrency = 64
+try await withThrowingTaskGroup(of: Void.self) { group in
+    for worker in 0..<concurrency {
+        group.addTask {
+            var i = worker
+            while i < count {
+                _ = try await vault.ingest(
+                    InboundText(
+                        desk: args[3], channel: "line", channelUser: "Useed\(i % users)",
+                        externalID: "seed-\(run)-\(i)",
+                        sentAt: 1_795_000_000_000, text: text),
+                    relay: relay, requestID: "seed")
+                i += concurrency
+            }
+        }
+    }
+    try await group.waitForAll()
+}
+let seconds = Date().timeIntervalSince(started)
+print(
+    "seeded \(count) messages in \(String(format: "%.1f", seconds)) s (\(Int(Double(count) / max(seconds, 0.001)))/s)")
