@@ -33,11 +33,23 @@ enum Plaintext {
         return out
     }
 
+    /// A JSON string (see `JSONString.append`).
+    static func appendString(_ s: String, to out: inout [UInt8]) { JSONString.append(s, to: &out) }
+}
+
+/// The one JSON string escaper (plaintexts in Core, the transcript page in HTTP): `"` and `\` escaped, control
+/// characters as \n, \r, \t or \u00XX (RFC 8259 §7); everything else written as UTF-8.
+public enum JSONString {
     private static let hex = Array("0123456789abcdef".utf8)
 
-    /// A JSON string: `"` and `\` escaped, control characters as \n, \r, \t or \u00XX; the rest as UTF-8.
-    static func appendString(_ s: String, to out: inout [UInt8]) {
+    public static func append(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Fast path: nothing to escape, copy the UTF-8 in one go.
+        if !s.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            out.append(contentsOf: s.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for b in s.utf8 {
             switch b {
             case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
