@@ -44,9 +44,13 @@ public enum JSONString {
 
     public static func append(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Fast path: nothing to escape, copy the UTF-8 in one go.
-        if !s.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
-            out.append(contentsOf: s.utf8)
+        // Fast path: nothing to escape, copy the UTF-8 in one go (native strings are contiguous UTF-8).
+        let copied: Bool? = s.utf8.withContiguousStorageIfAvailable { utf8 in
+            for b in utf8 where b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { return false }
+            out.append(contentsOf: utf8)
+            return true
+        }
+        if copied == true {
             out.append(UInt8(ascii: "\""))
             return
         }

@@ -161,17 +161,25 @@ extension Vault {
         caseID: ID, afterSeq: Int, limit: Int, includeRetracted: Bool = false, reason: String? = nil,
         as user: UnlockedUser, requestID: String
     ) async throws -> [TranscriptMessage] {
+        try await transcript(
+            caseID: caseID, afterSeq: afterSeq, limit: limit, includeRetracted: includeRetracted, reason: reason,
+            as: user, requestID: requestID, render: { $0 }
+        ).flatMap { $0 }
+    }
+
+    /// `transcript`, with each chunk of the page passed through `render` on the worker that opened it (the HTTP
+    /// layer writes its JSON there, so rendering runs in parallel with the decryption). Chunks come back in order.
+    public func transcript<R: Sendable>(
+        caseID: ID, afterSeq: Int, limit: Int, includeRetracted: Bool = false, reason: String? = nil,
+        as user: UnlockedUser, requestID: String, render: @escaping @Sendable ([TranscriptMessage]) -> R
+    ) async throws -> [R] {
         if includeRetracted, (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
             throw VaultError.invalid("reading retracted messages needs a reason (X-Access-Reason)")
         }
         let caller = user.caller(requestID: requestID)
         let target = "case:\(caseID)"
-        enum Outcome: Sendable {
-            case rows([StoredMessage], CaseRow, DeskState)
-            case denied(VaultError)
-        }
         let reason = includeRetracted ? reason : nil
-        let outcome: Outcome = try await database.transaction { db in
+        let outcome: TranscriptOutcome = try await database.transaction { db in
             guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
             if let denial = try self.readDenial(db, case: c, user: user) {
@@ -182,7 +190,8 @@ extension Vault {
                 db, caller, "transcript.read", includeRetracted ? "\(target) include_retracted" : target,
                 reason: reason,
                 desk: desk)
-            let rows = try Row.fetchAll(
+            // A cursor reuses one row and reads the blobs without an intermediate copy (a 1,000-row page).
+            let cursor = try Row.fetchCursor(
                 db,
                 sql: """
                     SELECT m.id, m.seq, m.epoch_key_id, m.direction, m.kind, m.author, m.sent_at, m.body, m.sealed_key,
@@ -193,7 +202,10 @@ extension Vault {
                     WHERE m.case_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?
                     """,
                 arguments: [Data(caseID.bytes), afterSeq, min(max(limit, 1), 1000)])
-            if let last = rows.last?["seq"] as Int? {
+            var rows: [StoredMessage] = []
+            rows.reserveCapacity(min(max(limit, 1), 1000))
+            while let row = try cursor.next() { rows.append(try StoredMessage(transcriptRow: row)) }
+            if let last = rows.last?.seq {
                 try db.execute(
                     sql: """
                         INSERT INTO case_reads (user_id, case_id, last_seq) VALUES (?, ?, ?)
@@ -201,7 +213,7 @@ extension Vault {
                         """,
                     arguments: [Data(user.id.bytes), Data(caseID.bytes), last])
             }
-            return .rows(try rows.map(StoredMessage.init(transcriptRow:)), c, desk)
+            return .rows(rows, c, desk)
         }
         guard case .rows(let rows, let c, let desk) = outcome else {
             if case .denied(let e) = outcome { throw e }
@@ -216,27 +228,32 @@ extension Vault {
             }
             return keys
         }
-        return try Self.openAll(rows, caseID: c.id, epochs: epochs, includeRetracted: includeRetracted)
+        return try Self.openAll(rows, caseID: c.id, epochs: epochs, includeRetracted: includeRetracted, render: render)
     }
 
-    /// Opens envelopes in parallel chunks; any failure fails the whole page.
-    static func openAll(_ rows: [StoredMessage], caseID: ID, epochs: [[UInt8]: BoxKeyPair], includeRetracted: Bool)
-        throws -> [TranscriptMessage]
-    {
-        let chunks = min(rows.count, max(1, ProcessInfo.processInfo.activeProcessorCount) * 2)
-        guard chunks > 1 else {
-            return try rows.map { try open($0, caseID: caseID, epochs: epochs, includeRetracted: includeRetracted) }
+    /// Opens envelopes in parallel chunks of about 64 (small enough that both cores stay busy to the end) and
+    /// passes each opened chunk through `render` on the same worker; any failure fails the whole page.
+    static func openAll<R: Sendable>(
+        _ rows: [StoredMessage], caseID: ID, epochs: [[UInt8]: BoxKeyPair], includeRetracted: Bool,
+        render: @escaping @Sendable ([TranscriptMessage]) -> R
+    ) throws -> [R] {
+        let openChunk = { @Sendable (slice: ArraySlice<StoredMessage>) throws -> R in
+            render(try slice.map { try open($0, caseID: caseID, epochs: epochs, includeRetracted: includeRetracted) })
         }
-        let results = Mutex<[Int: Result<[TranscriptMessage], Error>]>([:])
+        let chunks = max(min(rows.count / 64, 64), min(rows.count, ProcessInfo.processInfo.activeProcessorCount))
+        guard chunks > 1 else { return [try openChunk(rows[...])] }
+        let results = Mutex<[Result<R, Error>?]>(Array(repeating: nil, count: chunks))
         let size = (rows.count + chunks - 1) / chunks
         DispatchQueue.concurrentPerform(iterations: chunks) { i in
-            let slice = rows[min(rows.count, i * size)..<min(rows.count, (i + 1) * size)]
-            let r = Result {
-                try slice.map { try open($0, caseID: caseID, epochs: epochs, includeRetracted: includeRetracted) }
-            }
+            let r = Result { try openChunk(rows[min(rows.count, i * size)..<min(rows.count, (i + 1) * size)]) }
             results.withLock { $0[i] = r }
         }
-        return try results.withLock { all in try (0..<chunks).flatMap { try all[$0]?.get() ?? [] } }
+        return try results.withLock { all in
+            try all.map { r in
+                guard let r else { throw VaultError.integrity("a transcript chunk was not opened") }
+                return try r.get()
+            }
+        }
     }
 
     /// Why `user` may not read case `c` now, or nil when they may: the assignee, a counselor of the desk for
@@ -282,12 +299,13 @@ extension Vault {
             throw VaultError.integrity("message \(m.id) does not authenticate; the stored row was altered")
         }
         // Most messages are `{"text":"…"}` without escapes: read those directly, parse the rest.
-        let fast = m.kind == "text" ? Self.plainText(plain) : nil
-        var object =
-            fast != nil
-            ? ["text": JSONValue.string(fast!)]
-            : (try? JSONDecoder().decode([String: JSONValue].self, from: Data(plain))) ?? [:]
         let hidden = m.retracted && !includeRetracted
+        if m.kind == "text", let fast = Self.plainText(plain) {
+            return TranscriptMessage(
+                id: m.id, seq: m.seq, direction: m.direction, kind: m.kind, text: hidden ? nil : fast, data: nil,
+                sentAt: m.sentAt, author: m.author, retracted: m.retracted, delivery: m.delivery)
+        }
+        var object = (try? JSONDecoder().decode([String: JSONValue].self, from: Data(plain))) ?? [:]
         var text: String?
         if m.kind == "text", case .string(let t)? = object["text"] { text = t }
         if Self.mediaKinds.contains(m.kind) {
@@ -303,13 +321,16 @@ extension Vault {
 
     /// The text of a `{"text":"…"}` plaintext whose string has no escapes (valid UTF-8); nil for anything else.
     static func plainText(_ plain: [UInt8]) -> String? {
-        let prefix: [UInt8] = Array(#"{"text":""#.utf8)
-        guard plain.count >= prefix.count + 2, plain.starts(with: prefix), plain[plain.count - 2] == 0x22,
-            plain[plain.count - 1] == 0x7D
-        else { return nil }
-        let inner = plain[prefix.count..<(plain.count - 2)]
-        guard !inner.contains(0x5C), !inner.contains(0x22), !inner.contains(where: { $0 < 0x20 }) else { return nil }
-        return String(validating: inner, as: UTF8.self)
+        plain.withUnsafeBufferPointer { p -> String? in
+            let prefix: StaticString = #"{"text":""#
+            let n = prefix.utf8CodeUnitCount
+            guard p.count >= n + 2, memcmp(p.baseAddress!, prefix.utf8Start, n) == 0, p[p.count - 2] == 0x22,
+                p[p.count - 1] == 0x7D
+            else { return nil }
+            let inner = UnsafeBufferPointer(rebasing: p[n..<(p.count - 2)])
+            for b in inner where b == 0x5C || b == 0x22 || b < 0x20 { return nil }
+            return String(validating: inner, as: UTF8.self)
+        }
     }
 
     /// Assigns a case (a supervisor of the desk, or a counselor taking a queue case for themselves): starts a new
@@ -393,6 +414,12 @@ extension Vault {
     }
 }
 
+/// What the transcript's logged read found: the rows to open, or the recorded denial.
+private enum TranscriptOutcome: Sendable {
+    case rows([StoredMessage], CaseRow, DeskState)
+    case denied(VaultError)
+}
+
 /// A sealed message row as stored (cleartext metadata plus the envelope's ciphertexts).
 struct StoredMessage: Sendable {
     var id: ID
@@ -415,16 +442,22 @@ struct StoredMessage: Sendable {
     /// id, seq, epoch_key_id, direction, kind, author, sent_at, body, sealed_key, retracted, written_by,
     /// content_state, content_type, content_size, delivery.
     init(transcriptRow row: Row) throws {
-        guard let id = ID(bytes: Array(row[0] as Data)) else { throw VaultError.integrity("a message id is malformed") }
+        let blob = { (i: Int) throws -> [UInt8] in
+            try row.withUnsafeData(atIndex: i) { data in
+                guard let data else { throw VaultError.integrity("a message row lacks column \(i)") }
+                return [UInt8](data)
+            }
+        }
+        guard let id = ID(bytes: try blob(0)) else { throw VaultError.integrity("a message id is malformed") }
         self.id = id
         self.seq = row[1]
-        self.epochKeyID = Array(row[2] as Data)
+        self.epochKeyID = try blob(2)
         self.direction = row[3]
         self.kind = row[4]
         self.author = row[5]
         self.sentAt = row[6]
-        self.body = Array(row[7] as Data)
-        self.key = Array(row[8] as Data)
+        self.body = try blob(7)
+        self.key = try blob(8)
         self.retracted = (row[9] as Int? ?? 0) != 0
         self.writtenBy = row[10]
         self.contentState = row[11]

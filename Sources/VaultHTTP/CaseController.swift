@@ -140,14 +140,33 @@ struct CaseController {
     }
 
     /// `{"case_id", "messages": [...]}` written directly (see JSONWriter); the keys of API.md, sorted.
-    static func transcriptResponse(caseID: ID, messages: [TranscriptMessage]) -> Response {
-        var w = JSONWriter(capacity: 256 + messages.count * 700)
-        w.raw("{")
-        w.key("case_id")
-        w.string(caseID.description)
-        w.raw(",")
-        w.key("messages")
-        w.raw("[")
+    /// The page `{"case_id":…,"messages":[…]}` from chunks already rendered by `renderMessages` (in parallel).
+    static func transcriptResponse(caseID: ID, renderedChunks: [[UInt8]]) -> Response {
+        var head = JSONWriter(capacity: 64)
+        head.raw("{")
+        head.key("case_id")
+        head.string(caseID.description)
+        head.raw(",")
+        head.key("messages")
+        head.raw("[")
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(head.bytes.count + renderedChunks.reduce(4) { $0 + $1.count + 1 })
+        buffer.writeBytes(head.bytes)
+        var first = true
+        for chunk in renderedChunks where !chunk.isEmpty {
+            if !first { buffer.writeInteger(UInt8(ascii: ",")) }
+            buffer.writeBytes(chunk)
+            first = false
+        }
+        buffer.writeBytes(Array("]}".utf8))
+        return Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: buffer))
+    }
+
+    /// Messages as JSON objects separated by commas (no brackets), keys in sorted order.
+    @Sendable static func renderMessages(_ messages: [TranscriptMessage]) -> [UInt8] {
+        var w = JSONWriter(capacity: messages.count * 700)
         for (i, m) in messages.enumerated() {
             if i > 0 { w.raw(",") }
             w.raw("{")
@@ -182,10 +201,7 @@ struct CaseController {
             w.string(m.text)
             w.raw("}")
         }
-        w.raw("]}")
-        return Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: w.bytes)))
+        return w.bytes
     }
 
     static func caseID(_ context: VaultRequestContext) throws -> ID {
@@ -265,10 +281,10 @@ struct CaseController {
             guard r.utf8.count <= 1000 else { throw APIError.invalid("X-Access-Reason is longer than 1000 bytes") }
             reason = r
         }
-        let messages = try await vault.transcript(
+        let chunks = try await vault.transcript(
             caseID: id, afterSeq: after, limit: limit, includeRetracted: includeRetracted, reason: reason, as: user,
-            requestID: context.requestID)
+            requestID: context.requestID, render: Self.renderMessages)
         VaultMetrics.read()
-        return Self.transcriptResponse(caseID: id, messages: messages)
+        return Self.transcriptResponse(caseID: id, renderedChunks: chunks)
     }
 }
