@@ -3,6 +3,7 @@ import VaultCore
 
 // Benchmark helper (not installed, not part of the CLI): seeds a vault with N inbound messages through the
 // ordinary ingest path (group commit, sealed envelopes, access-log entries), in process, for ops/bench/scale.
+// CONSULTVAULT_SEED_CONCURRENCY sets the writes in flight (default 512: group-commit batches fill to 256).
 //
 //   consultvault-bench seed DIR DESK RELAY_TOKEN COUNT [USERS]
 
@@ -20,7 +21,7 @@ guard let relay = try await vault.authenticateRelay(args[4]) else {
 let text = String(repeating: "x", count: 500)
 let started = Date()
 let run = ID.v4().description.prefix(8)
-let concurrency = 64
+let concurrency = Int(ProcessInfo.processInfo.environment["CONSULTVAULT_SEED_CONCURRENCY"] ?? "") ?? 512
 try await withThrowingTaskGroup(of: Void.self) { group in
     for worker in 0..<concurrency {
         group.addTask {
@@ -39,5 +40,7 @@ try await withThrowingTaskGroup(of: Void.self) { group in
     try await group.waitForAll()
 }
 let seconds = Date().timeIntervalSince(started)
+// Leave the database as a long-running vault would be: the bulk WAL folded back into the main file.
+try vault.database.writer.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
 print(
     "seeded \(count) messages in \(String(format: "%.1f", seconds)) s (\(Int(Double(count) / max(seconds, 0.001)))/s)")
