@@ -283,6 +283,8 @@ CREATE INDEX cases_routing ON cases(desk_id, routing_id, status);
 
 CREATE INDEX key_wraps_recipient ON key_wraps(recipient_key_id);
 
+CREATE INDEX messages_case_direction ON messages(case_id, direction, seq);
+
 CREATE UNIQUE INDEX messages_external ON messages(desk_id, external_id) WHERE external_id IS NOT NULL;
 
 CREATE INDEX outbox_pending ON outbox(desk_id, status, created_at);

@@ -93,12 +93,9 @@ extension Vault {
         return try await database.read { db in
             var sql = """
                 SELECT c.*, d.name AS desk_name, u.username AS assignee_name,
-                    (SELECT count(*) FROM messages m WHERE m.case_id = c.id AND m.direction = 'inbound'
-                        AND m.seq > coalesce((SELECT last_seq FROM case_reads r WHERE r.case_id = c.id AND r.user_id = ?), 0))
-                        AS unread,
-                    (SELECT count(*) FROM messages m WHERE m.case_id = c.id AND m.direction = 'inbound'
-                        AND m.seq > coalesce((SELECT last_seq FROM case_reads r WHERE r.case_id = c.id
-                            AND r.user_id = c.assignee_id), 0)) AS assignee_unread
+                    \(Self.unreadSQL(reader: "?")) AS unread,
+                    CASE WHEN c.assignee_id IS NULL THEN 0 ELSE \(Self.unreadSQL(reader: "c.assignee_id")) END
+                        AS assignee_unread
                 FROM cases c JOIN desks d ON d.id = c.desk_id
                 JOIN desk_members dm ON dm.desk_id = c.desk_id AND dm.user_id = ? AND dm.state = 'confirmed'
                 LEFT JOIN users u ON u.id = c.assignee_id WHERE 1
@@ -150,6 +147,15 @@ extension Vault {
             }
             return Array(out.prefix(min(max(q.limit, 1), 1000)))
         }
+    }
+
+    /// The unread inbound messages of case `c` for `reader` (an SQL expression): read from the covering index
+    /// messages_case_direction alone, never the message rows (StorageTests checks the plan).
+    static func unreadSQL(reader: String) -> String {
+        """
+        (SELECT count(*) FROM messages m WHERE m.case_id = c.id AND m.direction = 'inbound'
+            AND m.seq > coalesce((SELECT last_seq FROM case_reads r WHERE r.case_id = c.id AND r.user_id = \(reader)), 0))
+        """
     }
 
     /// Reads a transcript page: policy check, then the read is recorded in the same transaction that fetches

@@ -55,6 +55,18 @@ import VaultTestSupport
         #expect(actual == golden, "schema drifted from schema/schema.sql; add a migration and regenerate the snapshot")
     }
 
+    @Test("the case list's unread count reads only the covering index, never the message rows")
+    func unreadCountPlan() throws {
+        let db = try VaultDatabase(path: Self.tempPath())
+        let details = try db.writer.read { db in
+            try Row.fetchAll(
+                db, sql: "EXPLAIN QUERY PLAN SELECT \(Vault.unreadSQL(reader: "x'00'")) FROM cases c"
+            ).map { $0["detail"] as String }
+        }
+        #expect(details.contains { $0.contains("COVERING INDEX messages_case_direction") })
+        #expect(!details.contains { $0.contains("SCAN m") })
+    }
+
     @Test("the access log refuses updates and deletes")
     func appendOnly() throws {
         let db = try VaultDatabase(path: Self.tempPath())
