@@ -139,7 +139,6 @@ struct CaseController {
             messageCount: s.messageCount, unread: s.unread)
     }
 
-    /// `{"case_id", "messages": [...]}` written directly (see JSONWriter); the keys of API.md, sorted.
     /// The page `{"case_id":…,"messages":[…]}` from chunks already rendered by `renderMessages` (in parallel).
     static func transcriptResponse(caseID: ID, renderedChunks: [[UInt8]]) -> Response {
         var head = JSONWriter(capacity: 64)
@@ -158,13 +157,14 @@ struct CaseController {
             buffer.writeBytes(chunk)
             first = false
         }
-        buffer.writeBytes(Array("]}".utf8))
+        buffer.writeString("]}")
         return Response(
             status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: buffer))
     }
 
-    /// Messages as JSON objects separated by commas (no brackets), keys in sorted order.
+    /// Messages as JSON objects separated by commas (no brackets), written directly (see JSONWriter); the keys of
+    /// API.md, sorted.
     @Sendable static func renderMessages(_ messages: [TranscriptMessage]) -> [UInt8] {
         var w = JSONWriter(capacity: messages.count * 700)
         for (i, m) in messages.enumerated() {

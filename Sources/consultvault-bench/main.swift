@@ -21,7 +21,7 @@ guard let relay = try await vault.authenticateRelay(args[4]) else {
 let text = String(repeating: "x", count: 500)
 let started = Date()
 let run = ID.v4().description.prefix(8)
-let concurrency = Int(ProcessInfo.processInfo.environment["CONSULTVAULT_SEED_CONCURRENCY"] ?? "") ?? 512
+let concurrency = max(1, Int(ProcessInfo.processInfo.environment["CONSULTVAULT_SEED_CONCURRENCY"] ?? "") ?? 512)
 try await withThrowingTaskGroup(of: Void.self) { group in
     for worker in 0..<concurrency {
         group.addTask {
