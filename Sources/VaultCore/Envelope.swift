@@ -35,10 +35,18 @@ public struct Envelope: Sendable, Equatable {
     public static func aad(
         messageID: ID, caseID: ID, epochKeyID: [UInt8], direction: String, kind: String, author: String, sentAt: Int64
     ) -> [UInt8] {
-        Canonical.encode([
-            [formatVersion], messageID.bytes, caseID.bytes, epochKeyID, Array(direction.utf8), Array(kind.utf8),
-            Array(author.utf8), Canonical.u64(sentAt),
-        ])
+        // Built in place (no array per field): it is rebuilt for every message a transcript opens.
+        var c = Canonical(
+            capacity: 8 * 4 + 1 + 16 + 16 + 16 + direction.utf8.count + kind.utf8.count + author.utf8.count + 8)
+        c.append(byte: formatVersion)
+        c.append(messageID.bytes)
+        c.append(caseID.bytes)
+        c.append(epochKeyID)
+        c.append(direction)
+        c.append(kind)
+        c.append(author)
+        c.append(u64: sentAt)
+        return c.bytes
     }
 
     public var aad: [UInt8] {

@@ -140,6 +140,39 @@ public enum Timestamp {
         let d = doy - (153 * mp + 2) / 5 + 1
         let m = mp < 10 ? mp + 3 : mp - 9
         if m <= 2 { y += 1 }
+        if (0...9999).contains(y) {
+            // Every message of a transcript page is formatted: one buffer, no intermediate strings.
+            return String(unsafeUninitializedCapacity: 24) { out in
+                var i = 0
+                func digits(_ v: Int, _ w: Int) {
+                    var v = v
+                    for k in stride(from: w - 1, through: 0, by: -1) {
+                        out[i + k] = UInt8(ascii: "0") + UInt8(v % 10)
+                        v /= 10
+                    }
+                    i += w
+                }
+                func char(_ c: Unicode.Scalar) {
+                    out[i] = UInt8(ascii: c)
+                    i += 1
+                }
+                digits(Int(y), 4)
+                char("-")
+                digits(Int(m), 2)
+                char("-")
+                digits(Int(d), 2)
+                char("T")
+                digits(sod / 3600, 2)
+                char(":")
+                digits(sod / 60 % 60, 2)
+                char(":")
+                digits(sod % 60, 2)
+                char(".")
+                digits(rem, 3)
+                char("Z")
+                return i
+            }
+        }
         func pad(_ v: Int, _ w: Int) -> String {
             let s = String(v)
             return String(repeating: "0", count: max(0, w - s.count)) + s

@@ -185,6 +185,16 @@ extension Vault {
         let caller = user.caller(requestID: requestID)
         let target = "case:\(caseID)"
         let reason = includeRetracted ? reason : nil
+        // The envelopes are opened while the rows are still being fetched and the read's entry committed: each
+        // chunk of rows goes to a worker as soon as it is read (a sealed-box open costs ~36 µs, so a 1,000-message
+        // page is ~36 ms of CPU; spread over the cores and overlapped with the fetch and the fsync). Nothing
+        // opened leaves this function before the transaction holding the entry has committed: when the commit
+        // fails, the opened chunks are dropped and the request fails (fail closed, DESIGN.md guarantee 5).
+        let jobs = TranscriptJobs<R>()
+        let openChunk = { @Sendable (slice: [StoredMessage], epochs: [[UInt8]: BoxKeyPair]) throws -> R in
+            render(
+                try slice.map { try Self.open($0, caseID: caseID, epochs: epochs, includeRetracted: includeRetracted) })
+        }
         let outcome: TranscriptOutcome = try await database.transaction { db in
             guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
@@ -196,6 +206,7 @@ extension Vault {
                 db, caller, "transcript.read", includeRetracted ? "\(target) include_retracted" : target,
                 reason: reason,
                 desk: desk)
+            let pageLimit = min(max(limit, 1), 1000)
             // A cursor reuses one row and reads the blobs without an intermediate copy (a 1,000-row page).
             let cursor = try Row.fetchCursor(
                 db,
@@ -207,11 +218,38 @@ extension Vault {
                     LEFT JOIN outbox o ON o.message_id = m.id
                     WHERE m.case_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?
                     """,
-                arguments: [Data(caseID.bytes), afterSeq, min(max(limit, 1), 1000)])
-            var rows: [StoredMessage] = []
-            rows.reserveCapacity(min(max(limit, 1), 1000))
-            while let row = try cursor.next() { rows.append(try StoredMessage(transcriptRow: row)) }
-            if let last = rows.last?.seq {
+                arguments: [Data(caseID.bytes), afterSeq, pageLimit])
+            // About 32 chunks for a full page: small enough that every core stays busy to the end.
+            let chunkSize = max(16, pageLimit / 32)
+            var epochs: [[UInt8]: BoxKeyPair] = [:]
+            var chunk: [StoredMessage] = []
+            chunk.reserveCapacity(chunkSize)
+            var last: Int?
+            var keyFailure: VaultError?
+            while let row = try cursor.next() {
+                let m = try StoredMessage(transcriptRow: row)
+                last = m.seq
+                guard keyFailure == nil else { continue }
+                // Each distinct epoch key is opened once, with the user's keys.
+                if epochs[m.epochKeyID] == nil {
+                    do {
+                        epochs[m.epochKeyID] = try self.openEpoch(
+                            db, keyID: m.epochKeyID, case: c, desk: desk, as: user)
+                    } catch let e as VaultError {
+                        keyFailure = e  // the read stays recorded; the request fails after the commit
+                        continue
+                    }
+                }
+                chunk.append(m)
+                if chunk.count == chunkSize {
+                    jobs.start { [chunk, epochs] in try openChunk(chunk, epochs) }
+                    chunk.removeAll(keepingCapacity: true)
+                }
+            }
+            if !chunk.isEmpty, keyFailure == nil {
+                jobs.start { [chunk, epochs] in try openChunk(chunk, epochs) }
+            }
+            if let last {
                 try db.execute(
                     sql: """
                         INSERT INTO case_reads (user_id, case_id, last_seq) VALUES (?, ?, ?)
@@ -219,46 +257,12 @@ extension Vault {
                         """,
                     arguments: [Data(user.id.bytes), Data(caseID.bytes), last])
             }
-            return .rows(rows, c, desk)
+            return .opened(keyFailure)
         }
-        guard case .rows(let rows, let c, let desk) = outcome else {
-            if case .denied(let e) = outcome { throw e }
-            return []
-        }
-        // Each distinct epoch key is opened once; then the envelopes open in parallel on every core
-        // (a sealed-box open costs ~36 µs, so a 1,000-message page would take ~40 ms on one core).
-        let epochs: [[UInt8]: BoxKeyPair] = try await database.read { db in
-            var keys: [[UInt8]: BoxKeyPair] = [:]
-            for id in Set(rows.map(\.epochKeyID)) {
-                keys[id] = try self.openEpoch(db, keyID: id, case: c, desk: desk, as: user)
-            }
-            return keys
-        }
-        return try Self.openAll(rows, caseID: c.id, epochs: epochs, includeRetracted: includeRetracted, render: render)
-    }
-
-    /// Opens envelopes in parallel chunks of about 64 (small enough that both cores stay busy to the end) and
-    /// passes each opened chunk through `render` on the same worker; any failure fails the whole page.
-    static func openAll<R: Sendable>(
-        _ rows: [StoredMessage], caseID: ID, epochs: [[UInt8]: BoxKeyPair], includeRetracted: Bool,
-        render: @escaping @Sendable ([TranscriptMessage]) -> R
-    ) throws -> [R] {
-        let openChunk = { @Sendable (slice: ArraySlice<StoredMessage>) throws -> R in
-            render(try slice.map { try open($0, caseID: caseID, epochs: epochs, includeRetracted: includeRetracted) })
-        }
-        let chunks = max(min(rows.count / 64, 64), min(rows.count, ProcessInfo.processInfo.activeProcessorCount))
-        guard chunks > 1 else { return [try openChunk(rows[...])] }
-        let results = Mutex<[Result<R, Error>?]>(Array(repeating: nil, count: chunks))
-        let size = (rows.count + chunks - 1) / chunks
-        DispatchQueue.concurrentPerform(iterations: chunks) { i in
-            let r = Result { try openChunk(rows[min(rows.count, i * size)..<min(rows.count, (i + 1) * size)]) }
-            results.withLock { $0[i] = r }
-        }
-        return try results.withLock { all in
-            try all.map { r in
-                guard let r else { throw VaultError.integrity("a transcript chunk was not opened") }
-                return try r.get()
-            }
+        switch outcome {
+        case .denied(let e): throw e
+        case .opened(let keyFailure?): throw keyFailure
+        case .opened(nil): return try await jobs.results()
         }
     }
 
@@ -422,8 +426,40 @@ extension Vault {
 
 /// What the transcript's logged read found: the rows to open, or the recorded denial.
 private enum TranscriptOutcome: Sendable {
-    case rows([StoredMessage], CaseRow, DeskState)
+    /// The read was recorded and the rows handed to workers; a key the user lacks fails the request.
+    case opened(VaultError?)
     case denied(VaultError)
+}
+
+/// Chunks of a transcript page being opened on the global queue, collected in the order they were started.
+/// Any chunk's failure fails the whole page.
+private final class TranscriptJobs<R: Sendable>: Sendable {
+    private let group = DispatchGroup()
+    private let slots = Mutex<[Result<R, any Error>?]>([])
+
+    func start(_ work: @escaping @Sendable () throws -> R) {
+        let index = slots.withLock { slots in
+            slots.append(nil)
+            return slots.count - 1
+        }
+        DispatchQueue.global().async(group: group) {
+            let result = Result { try work() }
+            self.slots.withLock { $0[index] = result }
+        }
+    }
+
+    /// Waits for every started chunk; their results in order.
+    func results() async throws -> [R] {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            group.notify(queue: .global()) { done.resume() }
+        }
+        return try slots.withLock { all in
+            try all.map { slot in
+                guard let slot else { throw VaultError.integrity("a transcript chunk was not opened") }
+                return try slot.get()
+            }
+        }
+    }
 }
 
 /// A sealed message row as stored (cleartext metadata plus the envelope's ciphertexts).
@@ -451,7 +487,7 @@ struct StoredMessage: Sendable {
         let blob = { (i: Int) throws -> [UInt8] in
             try row.withUnsafeData(atIndex: i) { data in
                 guard let data else { throw VaultError.integrity("a message row lacks column \(i)") }
-                return [UInt8](data)
+                return data.withUnsafeBytes { [UInt8]($0) }
             }
         }
         guard let id = ID(bytes: try blob(0)) else { throw VaultError.integrity("a message id is malformed") }

@@ -5,6 +5,9 @@ public struct Canonical: Sendable {
 
     public init() {}
 
+    /// An empty encoding with room for `capacity` bytes (for hot paths that know the size).
+    public init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
     /// Builds the encoding of `fields` in order.
     public static func encode(_ fields: [[UInt8]]) -> [UInt8] {
         var c = Canonical()
@@ -13,15 +16,40 @@ public struct Canonical: Sendable {
     }
 
     public mutating func append(_ field: [UInt8]) {
-        let n = UInt32(field.count)
+        appendLength(field.count)
+        bytes.append(contentsOf: field)
+    }
+
+    public mutating func append(_ string: String) {
+        var string = string
+        string.withUTF8 { utf8 in
+            appendLength(utf8.count)
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
+    /// A one-byte field.
+    public mutating func append(byte: UInt8) {
+        appendLength(1)
+        bytes.append(byte)
+    }
+
+    /// A u64 big-endian field.
+    public mutating func append(u64 v: Int64) {
+        appendLength(8)
+        let u = UInt64(bitPattern: v)
+        for shift in stride(from: 56, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: u >> UInt64(shift)))
+        }
+    }
+
+    private mutating func appendLength(_ count: Int) {
+        let n = UInt32(count)
         bytes.append(UInt8(truncatingIfNeeded: n >> 24))
         bytes.append(UInt8(truncatingIfNeeded: n >> 16))
         bytes.append(UInt8(truncatingIfNeeded: n >> 8))
         bytes.append(UInt8(truncatingIfNeeded: n))
-        bytes.append(contentsOf: field)
     }
-
-    public mutating func append(_ string: String) { append(Array(string.utf8)) }
 
     /// Splits an encoding back into its fields.
     /// - Throws: `CryptoError.malformed` if a length runs past the end.

@@ -95,6 +95,14 @@ import VaultTestSupport
         #expect(Timestamp.parse("2026-11-22 00:00:00Z") == nil)
         #expect(Timestamp.format(1_795_000_000_123) == "2026-11-18T11:06:40.123Z")
         #expect(Timestamp.parse(Timestamp.format(1_795_000_000_123)) == 1_795_000_000_123)
+        #expect(Timestamp.format(0) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(951_782_400_007) == "2000-02-29T00:00:00.007Z")
+        #expect(Timestamp.format(253_402_300_799_999) == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp.format(-1) == "1969-12-31T23:59:59.999Z")
+        // Formatting and parsing agree on every day of a span with leap years and century rules.
+        for ms in stride(from: Int64(-86_400_000 * 800), to: 4_200_000_000_000, by: 86_400_000 * 37 + 3_600_007) {
+            #expect(Timestamp.parse(Timestamp.format(ms)) == ms)
+        }
     }
 
     @Test("UUIDv7 ids carry the version and the time")

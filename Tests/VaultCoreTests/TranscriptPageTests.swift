@@ -60,4 +60,35 @@ import VaultTestSupport
         let before = try await f.vault.transcript(caseID: caseID, afterSeq: 0, limit: 169, as: cou1, requestID: "r")
         #expect(before.count == 169)
     }
+
+    @Test("a page whose epoch key the reader cannot open fails with forbidden, and the read stays recorded")
+    func missingKeyFailsAfterTheReadIsRecorded() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        var caseID: ID?
+        for i in 0..<40 {
+            caseID = try await f.vault.ingest(f.text("message \(i)"), relay: f.relay, requestID: "w").caseID
+        }
+        let id = try #require(caseID)
+        // The queue's wraps of the case's epochs go (as if lost); the oversight wrap stays, so cou1 holds nothing.
+        try await f.vault.database.writer.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM key_wraps WHERE key_id IN (SELECT key_id FROM case_epochs WHERE case_id = ?)
+                        AND recipient_key_id IN (SELECT key_id FROM desk_keys WHERE kind = 'queue')
+                    """,
+                arguments: [Data(id.bytes)])
+        }
+        let cou1 = try await f.unlock("cou1")
+        let error = await #expect(throws: VaultError.self) {
+            try await f.vault.transcript(caseID: id, afterSeq: 0, limit: 1000, as: cou1, requestID: "r-missing")
+        }
+        #expect(error?.code == .forbidden)
+        let logged = try f.vault.database.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT action, outcome FROM access_log WHERE request_id = 'r-missing'")
+        }
+        #expect(logged.count == 1)
+        #expect(logged.first?["action"] == "transcript.read")
+        #expect(logged.first?["outcome"] == "allowed")
+    }
 }
