@@ -38,6 +38,15 @@ public struct ID: Hashable, Sendable, CustomStringConvertible, Comparable {
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// Appends the lowercase 8-4-4-4-12 UUID string's 36 bytes to `out` (a transcript page writes one per message).
+    public func appendDescription(to out: inout [UInt8]) {
+        for (i, b) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(Self.hexDigits[Int(b >> 4)])
+            out.append(Self.hexDigits[Int(b & 0x0f)])
+        }
+    }
+
     /// The lowercase 8-4-4-4-12 UUID string (built byte by byte: it is on every request's hot path).
     public var description: String {
         String(unsafeUninitializedCapacity: 36) { out in

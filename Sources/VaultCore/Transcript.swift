@@ -67,6 +67,26 @@ public struct TranscriptMessage: Sendable, Equatable {
     public let retracted: Bool
     /// Outbound replies: the outbox state (`pending`, `delivered`, `failed`); nil otherwise.
     public let delivery: String?
+    /// Whether `text` is known to hold no byte JSON escapes (`"`, `\`, control characters), so a writer may copy it
+    /// as is. Set for the common `{"text":"…"}` plaintext, whose text was checked while it was read.
+    public let textIsEscapeFree: Bool
+
+    init(
+        id: ID, seq: Int, direction: String, kind: String, text: String?, data: [String: JSONValue]?, sentAt: Int64,
+        author: String, retracted: Bool, delivery: String?, textIsEscapeFree: Bool = false
+    ) {
+        self.id = id
+        self.seq = seq
+        self.direction = direction
+        self.kind = kind
+        self.text = text
+        self.data = data
+        self.sentAt = sentAt
+        self.author = author
+        self.retracted = retracted
+        self.delivery = delivery
+        self.textIsEscapeFree = textIsEscapeFree && text != nil
+    }
 }
 
 /// Filters for `GET /v1/cases`.
@@ -313,7 +333,8 @@ extension Vault {
         if m.kind == "text", let fast = Self.plainText(plain) {
             return TranscriptMessage(
                 id: m.id, seq: m.seq, direction: m.direction, kind: m.kind, text: hidden ? nil : fast, data: nil,
-                sentAt: m.sentAt, author: m.author, retracted: m.retracted, delivery: m.delivery)
+                sentAt: m.sentAt, author: m.author, retracted: m.retracted, delivery: m.delivery,
+                textIsEscapeFree: true)
         }
         var object = (try? JSONDecoder().decode([String: JSONValue].self, from: Data(plain))) ?? [:]
         var text: String?

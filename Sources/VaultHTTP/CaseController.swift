@@ -183,7 +183,7 @@ struct CaseController {
             w.string(m.direction)
             w.raw(",")
             w.key("id")
-            w.string(m.id.description)
+            w.id(m.id)
             w.raw(",")
             w.key("kind")
             w.string(m.kind)
@@ -192,13 +192,17 @@ struct CaseController {
             w.bool(m.retracted)
             w.raw(",")
             w.key("sent_at")
-            w.string(Timestamp.format(m.sentAt))
+            w.unescapedString(Timestamp.format(m.sentAt))  // digits and -T:.Z only
             w.raw(",")
             w.key("seq")
             w.int(m.seq)
             w.raw(",")
             w.key("text")
-            w.string(m.text)
+            if let text = m.text, m.textIsEscapeFree {
+                w.unescapedString(text)
+            } else {
+                w.string(m.text)
+            }
             w.raw("}")
         }
         return w.bytes

@@ -17,6 +17,20 @@ struct JSONWriter {
         if let s { string(s) } else { raw("null") }
     }
 
+    /// A string the caller knows needs no escaping (checked elsewhere): copied between quotes without a scan.
+    mutating func unescapedString(_ s: String) {
+        bytes.append(0x22)
+        bytes.append(contentsOf: s.utf8)
+        bytes.append(0x22)
+    }
+
+    /// A UUID, written in place.
+    mutating func id(_ id: ID) {
+        bytes.append(0x22)
+        id.appendDescription(to: &bytes)
+        bytes.append(0x22)
+    }
+
     mutating func int(_ v: Int) { bytes.append(contentsOf: String(v).utf8) }
 
     mutating func bool(_ v: Bool) { v ? raw("true") : raw("false") }

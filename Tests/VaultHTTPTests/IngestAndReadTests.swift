@@ -230,6 +230,17 @@ import VaultTestSupport
             #expect(messages.first?["delivery"] is NSNull)
             #expect(messages.first?["seq"] as? Int == 1)
             #expect(messages.first?["retracted"] as? Bool == false)
+            // A text with nothing to escape is copied as is (the fast path): its exact bytes, id and time.
+            let plain = "いじめの相談です 😢 plain text, no escapes"
+            let second = try await client.call(.post, "/v1/messages", token: f.relayToken, json: message(plain))
+            let secondID = try #require(second.json["message_id"] as? String)
+            let again = try await client.call(.get, "/v1/cases/\(caseID)/messages?after_seq=1", token: token)
+            let raw = String(decoding: again.body, as: UTF8.self)
+            #expect(raw.contains(#""id":"\#(secondID)""#))
+            #expect(raw.contains(#""sent_at":"2026-11-22T00:00:00.123Z""#))
+            #expect(raw.contains(#""text":"\#(plain)"}"#))
+            let page = try #require(again.json["messages"] as? [[String: Any]])
+            #expect(page.map { $0["text"] as? String } == [plain])
         }
     }
 }
