@@ -83,9 +83,8 @@ public struct Envelope: Sendable, Equatable {
         guard SecretBytes.constantTimeEquals(epochKey.keyID, epochKeyID) else {
             throw CryptoError(.keyMismatch, "envelope belongs to another epoch key")
         }
-        let messageKey = try LabelledWrap.open(
-            key, with: epochKey, label: .messageKey, scope: messageID.bytes, keyID: epochKeyID)
-        guard messageKey.count == AEAD.keyLength else { throw CryptoError(.invalidLength, "message key is 32 bytes") }
-        return try AEAD.open(body, aad: aad, key: messageKey)
+        return try LabelledWrap.openWithWrappedKey(
+            body: body, aad: aad, wrap: key, with: epochKey, label: .messageKey, scope: messageID.bytes,
+            keyID: epochKeyID)
     }
 }

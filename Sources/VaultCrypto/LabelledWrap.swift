@@ -1,3 +1,5 @@
+internal import CSodium
+
 /// Labelled key wraps: `crypto_box_seal(canonical(label, scope, key id, secret), recipient)`.
 /// The label names the kind of key, the scope what it belongs to (desk, case, message, vault), the key id
 /// which key it is; a wrap can therefore never be replayed as another kind of key (schema/FORMAT.md §3).
@@ -89,6 +91,62 @@ extension LabelledWrap {
             blob += Canonical.u32(UInt32(n))
             blob.append(contentsOf: UnsafeRawBufferPointer(k))
             return (body, try SealedBox.seal(blob, to: recipient))
+        }
+    }
+
+    /// The counterpart of `sealWithFreshKey`: opens the wrapped key into a stack buffer, checks label, scope and key
+    /// id in place, and decrypts `body` (nonce ‖ ciphertext ‖ tag) with it. The key never reaches the heap and is
+    /// wiped before this returns; nothing is allocated but the plaintext (a transcript page opens 1,000 of these).
+    /// - Throws: `CryptoError.decryptionFailed` (the wrap is not for this key, or the body or AAD do not
+    ///   authenticate), `.wrongLabel` (another kind, scope or key), `.malformed` (not four canonical fields).
+    public static func openWithWrappedKey(
+        body: [UInt8], aad: [UInt8], wrap sealed: [UInt8], with recipient: BoxKeyPair, label: Label, scope: [UInt8],
+        keyID: [UInt8]
+    ) throws -> [UInt8] {
+        try Sodium.ready()
+        let overhead = SealedBox.overhead
+        let n = AEAD.keyLength
+        let labelBytes = label.rawValue.utf8
+        // The exact length of canon(label, scope, key id, 32-byte key): anything else is refused before opening.
+        let expected = 16 + labelBytes.count + scope.count + keyID.count + n
+        guard sealed.count == overhead + expected else {
+            throw CryptoError(.malformed, "a message-key wrap is \(overhead + expected) bytes")
+        }
+        guard body.count >= AEAD.nonceLength + AEAD.tagLength else {
+            throw CryptoError(.invalidLength, "AEAD box too short")
+        }
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: expected) { plain in
+            let w = UnsafeMutableRawBufferPointer(plain)
+            w.initializeMemory(as: UInt8.self, repeating: 0)
+            defer { Sodium.wipe(w) }
+            let opened = recipient.secretKey.withUnsafeBytes { sk in
+                sealed.withUnsafeBufferPointer { c in
+                    crypto_box_seal_open(
+                        plain.baseAddress!, c.baseAddress!, UInt64(c.count), recipient.publicKey,
+                        sk.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                }
+            }
+            try Sodium.check(opened, .decryptionFailed, "sealed box does not open with this key")
+            // Parse canon(label, scope, key id, key) in place (schema/FORMAT.md §0.2, §2).
+            var offset = 0
+            func field(_ count: Int) throws -> UnsafeRawBufferPointer {
+                let length =
+                    Int(w[offset]) << 24 | Int(w[offset + 1]) << 16 | Int(w[offset + 2]) << 8 | Int(w[offset + 3])
+                guard length == count else { throw CryptoError(.malformed, "a wrap field has the wrong length") }
+                defer { offset += 4 + count }
+                return UnsafeRawBufferPointer(rebasing: w[(offset + 4)..<(offset + 4 + count)])
+            }
+            guard try field(labelBytes.count).elementsEqual(labelBytes) else {
+                throw CryptoError(.wrongLabel, "wrap label is not \(label.rawValue)")
+            }
+            guard try field(scope.count).elementsEqual(scope) else {
+                throw CryptoError(.wrongLabel, "wrap belongs to another scope")
+            }
+            guard try field(keyID.count).elementsEqual(keyID) else {
+                throw CryptoError(.wrongLabel, "wrap holds another key")
+            }
+            let key = try field(n)
+            return try AEAD.open(body, aad: aad, rawKey: key)
         }
     }
 }

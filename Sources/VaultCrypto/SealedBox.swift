@@ -130,6 +130,24 @@ public enum AEAD {
         return out
     }
 
+    /// Decrypts under a key lent as raw bytes (a transient key the caller wipes).
+    /// - Throws: `CryptoError.decryptionFailed` when the key, AAD or ciphertext do not match.
+    static func open(_ box: [UInt8], aad: [UInt8], rawKey key: UnsafeRawBufferPointer) throws -> [UInt8] {
+        guard key.count == keyLength else { throw CryptoError(.invalidLength, "an AEAD key is 32 bytes") }
+        guard box.count >= nonceLength + tagLength else { throw CryptoError(.invalidLength, "AEAD box too short") }
+        var out = [UInt8](repeating: 0, count: box.count - nonceLength - tagLength)
+        var mlen: UInt64 = 0
+        let rc = box.withUnsafeBufferPointer { b in
+            aad.withUnsafeBufferPointer { a in
+                crypto_aead_xchacha20poly1305_ietf_decrypt(
+                    &out, &mlen, nil, b.baseAddress! + nonceLength, UInt64(b.count - nonceLength), a.baseAddress,
+                    UInt64(a.count), b.baseAddress!, key.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        try Sodium.check(rc, .decryptionFailed, "AEAD authentication failed")
+        return out
+    }
+
     /// Decrypts into protected memory (for wrapped secrets).
     public static func openSecret(_ box: [UInt8], aad: [UInt8], key: SecretBytes) throws -> SecretBytes {
         var plain = try open(box, aad: aad, key: key)

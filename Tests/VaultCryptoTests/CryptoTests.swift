@@ -115,4 +115,54 @@ import Testing
         let mac = Hashing.hmacSHA256(Array("what do ya want for nothing?".utf8), key: key)
         #expect(mac.hex == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
     }
+
+    @Test("a message key opened on the stack decrypts like the heap path and refuses every wrong wrap")
+    func openWithWrappedKey() throws {
+        let epoch = try BoxKeyPair.generate()
+        let other = try BoxKeyPair.generate()
+        let scope = Array(repeating: UInt8(7), count: 16)
+        let plaintext = Array(#"{"text":"相談 😢"}"#.utf8)
+        let aad = Canonical.encode([[1], scope, epoch.keyID])
+        let (body, key) = try LabelledWrap.sealWithFreshKey(
+            plaintext, aad: aad, label: .messageKey, scope: scope, keyID: epoch.keyID, to: epoch.publicKey)
+        let open = { (body: [UInt8], aad: [UInt8], wrap: [UInt8], with: BoxKeyPair, scope: [UInt8], keyID: [UInt8]) in
+            try LabelledWrap.openWithWrappedKey(
+                body: body, aad: aad, wrap: wrap, with: with, label: .messageKey, scope: scope, keyID: keyID)
+        }
+        #expect(try open(body, aad, key, epoch, scope, epoch.keyID) == plaintext)
+        // The heap path (open the wrap to SecretBytes, then AEAD) gives the same bytes.
+        let k = try LabelledWrap.open(key, with: epoch, label: .messageKey, scope: scope, keyID: epoch.keyID)
+        #expect(try AEAD.open(body, aad: aad, key: k) == plaintext)
+
+        func code(_ f: () throws -> [UInt8]) -> CryptoError.Code? {
+            do {
+                _ = try f()
+                return nil
+            } catch let e as CryptoError {
+                return e.code
+            } catch {
+                return .initializationFailed
+            }
+        }
+        var flipped = body
+        flipped[30] ^= 1
+        #expect(code { try open(flipped, aad, key, epoch, scope, epoch.keyID) } == .decryptionFailed)
+        #expect(code { try open(body, aad + [0], key, epoch, scope, epoch.keyID) } == .decryptionFailed)
+        #expect(code { try open(body, aad, key, other, scope, epoch.keyID) } == .decryptionFailed)
+        var badScope = scope
+        badScope[0] ^= 1
+        #expect(code { try open(body, aad, key, epoch, badScope, epoch.keyID) } == .wrongLabel)
+        #expect(code { try open(body, aad, key, epoch, scope, other.keyID) } == .wrongLabel)
+        // Another kind of key wrapped under the same scope and key id is refused by its label.
+        let (_, epochWrap) = try LabelledWrap.sealWithFreshKey(
+            plaintext, aad: aad, label: .contentKey, scope: scope, keyID: epoch.keyID, to: epoch.publicKey)
+        #expect(code { try open(body, aad, epochWrap, epoch, scope, epoch.keyID) } != nil)
+        // A wrap of a key of the wrong length, or a truncated wrap, is refused before anything is decrypted.
+        let short = try LabelledWrap.seal(
+            SecretBytes(copying: Array(repeating: 1, count: 31)), label: .messageKey, scope: scope,
+            keyID: epoch.keyID, to: epoch.publicKey)
+        #expect(code { try open(body, aad, short, epoch, scope, epoch.keyID) } == .malformed)
+        #expect(code { try open(body, aad, Array(key.dropLast()), epoch, scope, epoch.keyID) } == .malformed)
+        #expect(code { try open(Array(body.prefix(39)), aad, key, epoch, scope, epoch.keyID) } == .invalidLength)
+    }
 }
