@@ -113,21 +113,7 @@ public enum AEAD {
     /// - Throws: `CryptoError.decryptionFailed` when the key, AAD or ciphertext do not match.
     public static func open(_ box: [UInt8], aad: [UInt8], key: SecretBytes) throws -> [UInt8] {
         try Sodium.ready()
-        guard key.count == keyLength else { throw CryptoError(.invalidLength, "an AEAD key is 32 bytes") }
-        guard box.count >= nonceLength + tagLength else { throw CryptoError(.invalidLength, "AEAD box too short") }
-        var out = [UInt8](repeating: 0, count: box.count - nonceLength - tagLength)
-        var mlen: UInt64 = 0
-        let rc = box.withUnsafeBufferPointer { b in
-            key.withUnsafeBytes { k in
-                aad.withUnsafeBufferPointer { a in
-                    crypto_aead_xchacha20poly1305_ietf_decrypt(
-                        &out, &mlen, nil, b.baseAddress! + nonceLength, UInt64(b.count - nonceLength), a.baseAddress,
-                        UInt64(a.count), b.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                }
-            }
-        }
-        try Sodium.check(rc, .decryptionFailed, "AEAD authentication failed")
-        return out
+        return try key.withUnsafeBytes { try open(box, aad: aad, rawKey: $0) }
     }
 
     /// Decrypts under a key lent as raw bytes (a transient key the caller wipes).
