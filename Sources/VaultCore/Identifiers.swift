@@ -40,28 +40,31 @@ public struct ID: Hashable, Sendable, CustomStringConvertible, Comparable {
 
     /// Appends the lowercase 8-4-4-4-12 UUID string's 36 bytes to `out` (a transcript page writes one per message).
     public func appendDescription(to out: inout [UInt8]) {
-        for (i, b) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(Self.hexDigits[Int(b >> 4)])
-            out.append(Self.hexDigits[Int(b & 0x0f)])
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: 36))
+        out.withUnsafeMutableBufferPointer {
+            _ = writeDescription(into: UnsafeMutableBufferPointer(rebasing: $0[start...]))
         }
     }
 
     /// The lowercase 8-4-4-4-12 UUID string (built byte by byte: it is on every request's hot path).
     public var description: String {
-        String(unsafeUninitializedCapacity: 36) { out in
-            var j = 0
-            for (i, b) in bytes.enumerated() {
-                if i == 4 || i == 6 || i == 8 || i == 10 {
-                    out[j] = UInt8(ascii: "-")
-                    j += 1
-                }
-                out[j] = Self.hexDigits[Int(b >> 4)]
-                out[j + 1] = Self.hexDigits[Int(b & 0x0f)]
-                j += 2
+        String(unsafeUninitializedCapacity: 36) { writeDescription(into: $0) }
+    }
+
+    /// Writes the 36 bytes of the UUID string into `out` (at least 36 long); returns 36.
+    private func writeDescription(into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var j = 0
+        for (i, b) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 {
+                out[j] = UInt8(ascii: "-")
+                j += 1
             }
-            return j
+            out[j] = Self.hexDigits[Int(b >> 4)]
+            out[j + 1] = Self.hexDigits[Int(b & 0x0f)]
+            j += 2
         }
+        return j
     }
 
     public static func < (a: ID, b: ID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }

@@ -179,7 +179,8 @@ extension Vault {
     }
 
     /// Reads a transcript page: policy check, then the read is recorded in the same transaction that fetches
-    /// the sealed rows (no entry, no content); then the rows are opened with the user's keys.
+    /// the sealed rows (no entry, no content); the rows are opened with the user's keys while that transaction
+    /// runs and commits, and returned only once it has committed.
     /// - Throws: `.forbidden` (recorded as denied), `.notFound`, `.auditUnavailable` when the log cannot be written.
     /// With `includeRetracted`, retracted (unsent) messages show their content too; that needs a `reason`, which is
     /// recorded (sealed) with the read.
@@ -445,7 +446,8 @@ extension Vault {
     }
 }
 
-/// What the transcript's logged read found: the rows to open, or the recorded denial.
+/// How the transcript's logged read ended: rows handed to workers (with the key failure, if any), or the recorded
+/// denial.
 private enum TranscriptOutcome: Sendable {
     /// The read was recorded and the rows handed to workers; a key the user lacks fails the request.
     case opened(VaultError?)

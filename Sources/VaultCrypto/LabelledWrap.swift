@@ -98,7 +98,8 @@ extension LabelledWrap {
     /// id in place, and decrypts `body` (nonce ‖ ciphertext ‖ tag) with it. The key never reaches the heap and is
     /// wiped before this returns; nothing is allocated but the plaintext (a transcript page opens 1,000 of these).
     /// - Throws: `CryptoError.decryptionFailed` (the wrap is not for this key, or the body or AAD do not
-    ///   authenticate), `.wrongLabel` (another kind, scope or key), `.malformed` (not four canonical fields).
+    ///   authenticate), `.wrongLabel` (another kind, scope or key), `.malformed` (not four canonical fields of the
+    ///   expected lengths), `.invalidLength` (a body shorter than nonce and tag).
     public static func openWithWrappedKey(
         body: [UInt8], aad: [UInt8], wrap sealed: [UInt8], with recipient: BoxKeyPair, label: Label, scope: [UInt8],
         keyID: [UInt8]
@@ -110,10 +111,7 @@ extension LabelledWrap {
         // The exact length of canon(label, scope, key id, 32-byte key): anything else is refused before opening.
         let expected = 16 + labelBytes.count + scope.count + keyID.count + n
         guard sealed.count == overhead + expected else {
-            throw CryptoError(.malformed, "a message-key wrap is \(overhead + expected) bytes")
-        }
-        guard body.count >= AEAD.nonceLength + AEAD.tagLength else {
-            throw CryptoError(.invalidLength, "AEAD box too short")
+            throw CryptoError(.malformed, "a \(label.rawValue) wrap is \(overhead + expected) bytes")
         }
         return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: expected) { plain in
             let w = UnsafeMutableRawBufferPointer(plain)
