@@ -270,7 +270,9 @@ extension Vault {
             if !chunk.isEmpty, keyFailure == nil {
                 jobs.start { [chunk, epochs] in try openChunk(chunk, epochs) }
             }
-            if let last {
+            // The unread position moves only when the page is readable: a read that fails for a key stays recorded
+            // in the log but leaves the reader's unread count where it was.
+            if let last, keyFailure == nil {
                 try db.execute(
                     sql: """
                         INSERT INTO case_reads (user_id, case_id, last_seq) VALUES (?, ?, ?)
