@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Metrics
 import Synchronization
 
 /// Group commit for the relay's hot path: concurrent writes queue here and share one durable
@@ -77,6 +78,7 @@ final class GroupCommitter: Sendable {
                 $0.batches += 1
                 $0.writes += batch.count
             }
+            Recorder(label: VaultDatabase.batchSizeMetric, aggregate: true).record(batch.count)
             for write in batch { write.finish(batchError: nil) }
         } catch {
             let mapped: Error =
@@ -85,6 +87,11 @@ final class GroupCommitter: Sendable {
             for write in batch { write.finish(batchError: mapped) }
         }
     }
+}
+
+extension VaultDatabase {
+    /// The histogram of committed group-commit batch sizes (writes per durable COMMIT) on /metrics; no labels.
+    public static let batchSizeMetric = "consultvault_group_commit_batch_size"
 }
 
 /// One queued write, type-erased.

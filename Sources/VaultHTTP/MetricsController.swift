@@ -36,7 +36,15 @@ struct MetricsController {
 }
 
 /// Names of the counters and timers the HTTP layer records.
-enum VaultMetrics {
+public enum VaultMetrics {
+    /// The swift-metrics factory `serve` bootstraps: Prometheus onto `registry`, with bucket bounds for the
+    /// group-commit batch-size histogram (writes per durable commit, 1…256) instead of the default seconds.
+    public static func factory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.valueHistogramBuckets[VaultDatabase.batchSizeMetric] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+        return factory
+    }
+
     static func ingest(_ duration: Duration, duplicate: Bool) {
         Counter(label: "consultvault_ingest_total", dimensions: [("duplicate", duplicate ? "true" : "false")])
             .increment()

@@ -115,7 +115,7 @@ struct Serve: AsyncParsableCommand {
             let location = serve.unixPath ?? "\(serve.host):\(serve.port)"
             logger.info("serving vault \(vault.keys.vaultID) on \(location)")
             let registry = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            MetricsSystem.bootstrap(VaultMetrics.factory(registry: registry))
             let app = buildApplication(vault: vault, configuration: serve, logger: logger, registry: registry)
             try await app.runService()
         }

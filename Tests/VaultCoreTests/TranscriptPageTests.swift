@@ -91,10 +91,11 @@ import VaultTestSupport
         #expect(logged.first?["action"] == "transcript.read")
         #expect(logged.first?["outcome"] == "allowed")
         // Nothing was shown, so the reader's unread position did not move.
-        let position = try f.vault.database.writer.read { db in
+        let reader = Data(cou1.id.bytes)
+        let position = try await f.vault.database.writer.read { db in
             try Int.fetchOne(
                 db, sql: "SELECT last_seq FROM case_reads WHERE user_id = ? AND case_id = ?",
-                arguments: [Data(cou1.id.bytes), Data(id.bytes)])
+                arguments: [reader, Data(id.bytes)])
         }
         #expect(position == nil)
     }

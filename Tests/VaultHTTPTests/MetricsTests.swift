@@ -12,7 +12,7 @@ import VaultTestSupport
     /// One process-wide registry behind swift-metrics, as `serve` bootstraps it.
     static let registry: PrometheusCollectorRegistry = {
         let r = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: r))
+        MetricsSystem.bootstrap(VaultMetrics.factory(registry: r))
         return r
     }()
 
@@ -38,6 +38,12 @@ import VaultTestSupport
             #expect(m.contains("consultvault_denials_total"))
             #expect(m.contains("consultvault_unlock_failures_total"))
             #expect(m.contains("consultvault_audit_append_seconds"))
+            // Every relay write goes through the group committer: the batch-size histogram counts its commits,
+            // in writes-per-commit buckets.
+            #expect(m.contains("consultvault_group_commit_batch_size_bucket{le=\"1.0\"}"))
+            #expect(m.contains("consultvault_group_commit_batch_size_bucket{le=\"256.0\"}"))
+            let batches = m.split(separator: "\n").first { $0.hasPrefix("consultvault_group_commit_batch_size_count ") }
+            #expect((batches?.split(separator: " ").last).flatMap { Double($0) } ?? 0 >= 1)
             #expect(m.contains("consultvault_sessions_open 2"))
             #expect(m.contains("consultvault_desks_without_unlocked_supervisor 2"))
             for forbidden in [secret, "ijime", "gyakutai", "cou1", "cou2", caseID, "U0123456789abcdef"] {
