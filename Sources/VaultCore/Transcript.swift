@@ -240,11 +240,16 @@ extension Vault {
                     WHERE m.case_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?
                     """,
                 arguments: [Data(caseID.bytes), afterSeq, pageLimit])
-            // About 32 chunks for a full page: small enough that every core stays busy to the end.
-            let chunkSize = max(16, pageLimit / 32)
+            // About 32 chunks for a full page, with small ones at both ends: the first so that a second core starts
+            // at once, the last ones so that the cores finish together (the page's expected size comes from the
+            // case's message count; it is only a hint).
+            let schedule = ChunkSchedule(
+                base: max(16, pageLimit / 32), expected: min(pageLimit, max(0, c.messageCount - afterSeq)))
+            var chunkSize = schedule.size(handedOut: 0)
+            var handedOut = 0
             var epochs: [[UInt8]: BoxKeyPair] = [:]
             var chunk: [StoredMessage] = []
-            chunk.reserveCapacity(chunkSize)
+            chunk.reserveCapacity(schedule.base)
             var last: Int?
             var keyFailure: VaultError?
             while let row = try cursor.next() {
@@ -264,6 +269,8 @@ extension Vault {
                 chunk.append(m)
                 if chunk.count == chunkSize {
                     jobs.start { [chunk, epochs] in try openChunk(chunk, epochs) }
+                    handedOut += chunk.count
+                    chunkSize = schedule.size(handedOut: handedOut)
                     chunk.removeAll(keepingCapacity: true)
                 }
             }
@@ -454,6 +461,20 @@ private enum TranscriptOutcome: Sendable {
     /// The read was recorded and the rows handed to workers; a key the user lacks fails the request.
     case opened(VaultError?)
     case denied(VaultError)
+}
+
+/// How many rows each chunk of a transcript page holds: `base`, except `edge` for the first chunk (a second core
+/// starts within a few rows) and for the last `4 × base` rows expected (the cores run out of work together instead of
+/// one finishing a full chunk alone).
+struct ChunkSchedule {
+    let base: Int
+    let expected: Int
+    var edge: Int { max(1, base / 4) }
+
+    func size(handedOut: Int) -> Int {
+        if handedOut == 0 || expected - handedOut <= 4 * base { return edge }
+        return base
+    }
 }
 
 /// Chunks of a transcript page being opened on the global queue, collected in the order they were started.

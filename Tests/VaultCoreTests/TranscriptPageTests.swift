@@ -39,8 +39,25 @@ import VaultTestSupport
             caseID: caseID, afterSeq: 0, limit: 1000, as: cou1, requestID: "r", render: { $0.map(\.seq) })
         #expect(chunks.count > 1)
         #expect(chunks.flatMap { $0 } == Array(1...300))
+        // Small chunks first and last (a second core starts at once, the cores finish together), full ones between.
+        let sizes = chunks.map(\.count)
+        #expect(sizes.first == 7)
+        #expect(sizes.contains(31))
+        #expect(sizes.suffix(8).allSatisfy { $0 <= 7 })
         let tail = try await f.vault.transcript(caseID: caseID, afterSeq: 250, limit: 1000, as: cou1, requestID: "r")
         #expect(tail.map(\.seq) == Array(251...300))
+    }
+
+    @Test("the chunk schedule: edge-sized chunks at the start and for the last four base chunks of the expected rows")
+    func chunkSchedule() {
+        let s = ChunkSchedule(base: 31, expected: 1000)
+        #expect(s.edge == 7)
+        #expect(s.size(handedOut: 0) == 7)
+        #expect(s.size(handedOut: 7) == 31)
+        #expect(s.size(handedOut: 875) == 31)
+        #expect(s.size(handedOut: 876) == 7)
+        #expect(s.size(handedOut: 2000) == 7)  // a hint that was too small only makes the chunks smaller
+        #expect(ChunkSchedule(base: 16, expected: 0).size(handedOut: 5) == 4)
     }
 
     @Test("one altered body in the middle of a page fails the whole page with an integrity error")
