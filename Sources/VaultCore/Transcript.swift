@@ -213,8 +213,20 @@ extension Vault {
         // fails, the opened chunks are dropped and the request fails (fail closed, DESIGN.md guarantee 5).
         let jobs = TranscriptJobs<R>()
         let openChunk = { @Sendable (slice: [StoredMessage], epochs: [[UInt8]: BoxKeyPair]) throws -> R in
-            render(
-                try slice.map { try Self.open($0, caseID: caseID, epochs: epochs, includeRetracted: includeRetracted) })
+            // Rows of one epoch share one key-id array (see the fetch loop): comparing it to the previous row's is an
+            // identity check, so the dictionary is consulted once per epoch, not once per row.
+            var last: (id: [UInt8], pair: BoxKeyPair)?
+            return render(
+                try slice.map { m in
+                    let epoch: BoxKeyPair?
+                    if let last, last.id == m.epochKeyID {
+                        epoch = last.pair
+                    } else {
+                        epoch = epochs[m.epochKeyID]
+                        last = epoch.map { (m.epochKeyID, $0) }
+                    }
+                    return try Self.open(m, caseID: caseID, epoch: epoch, includeRetracted: includeRetracted)
+                })
         }
         let outcome: TranscriptOutcome = try await database.transaction { db in
             guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
@@ -252,19 +264,25 @@ extension Vault {
             chunk.reserveCapacity(schedule.base)
             var last: Int?
             var keyFailure: VaultError?
+            var lastEpochID: [UInt8]?
             while let row = try cursor.next() {
-                let m = try StoredMessage(transcriptRow: row)
+                var m = try StoredMessage(transcriptRow: row)
                 last = m.seq
                 guard keyFailure == nil else { continue }
-                // Each distinct epoch key is opened once, with the user's keys.
-                if epochs[m.epochKeyID] == nil {
-                    do {
-                        epochs[m.epochKeyID] = try self.openEpoch(
-                            db, keyID: m.epochKeyID, case: c, desk: desk, as: user)
-                    } catch let e as VaultError {
-                        keyFailure = e  // the read stays recorded; the request fails after the commit
-                        continue
+                if let lastEpochID, lastEpochID == m.epochKeyID {
+                    m.epochKeyID = lastEpochID  // one array per epoch: the workers compare by identity
+                } else {
+                    // Each distinct epoch key is opened once, with the user's keys.
+                    if epochs[m.epochKeyID] == nil {
+                        do {
+                            epochs[m.epochKeyID] = try self.openEpoch(
+                                db, keyID: m.epochKeyID, case: c, desk: desk, as: user)
+                        } catch let e as VaultError {
+                            keyFailure = e  // the read stays recorded; the request fails after the commit
+                            continue
+                        }
                     }
+                    lastEpochID = m.epochKeyID
                 }
                 chunk.append(m)
                 if chunk.count == chunkSize {
@@ -318,10 +336,10 @@ extension Vault {
     }
 
     private static func open(
-        _ m: StoredMessage, caseID: ID, epochs: [[UInt8]: BoxKeyPair], includeRetracted: Bool
+        _ m: StoredMessage, caseID: ID, epoch: BoxKeyPair?, includeRetracted: Bool
     ) throws -> TranscriptMessage {
         let envelope = m.envelope(caseID: caseID)
-        guard let epoch = epochs[envelope.epochKeyID] else {
+        guard let epoch else {
             throw VaultError.forbidden("no key for this part of the case")
         }
         let plain: [UInt8]
@@ -369,9 +387,31 @@ extension Vault {
                 p[p.count - 1] == 0x7D
             else { return nil }
             let inner = UnsafeBufferPointer(rebasing: p[n..<(p.count - 2)])
-            for b in inner where b == 0x5C || b == 0x22 || b < 0x20 { return nil }
+            guard !needsEscaping(UnsafeRawBufferPointer(inner)) else { return nil }
             return String(validating: inner, as: UTF8.self)
         }
+    }
+
+    /// Whether any byte is a quote, a backslash or a control character (below 0x20): what a JSON string must
+    /// escape. Eight bytes at a time: a word has such a byte exactly when one of the three classic tests below sees
+    /// a zero (or a byte below 0x20) in it; bytes of 0x80 and above never trip them. The tail goes byte by byte.
+    static func needsEscaping(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        /// Some byte of `w` is below `n` (n ≤ 128).
+        func hasLess(_ w: UInt64, _ n: UInt64) -> Bool { (w &- ones &* n) & ~w & highs != 0 }
+        var i = 0
+        while i + 8 <= bytes.count {
+            let w = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            if hasLess(w, 0x20) || hasLess(w ^ (ones &* 0x22), 1) || hasLess(w ^ (ones &* 0x5C), 1) { return true }
+            i += 8
+        }
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x5C || b == 0x22 || b < 0x20 { return true }
+            i += 1
+        }
+        return false
     }
 
     /// Assigns a case (a supervisor of the desk, or a counselor taking a queue case for themselves): starts a new
@@ -531,9 +571,10 @@ struct StoredMessage: Sendable {
     /// content_state, content_type, content_size, delivery.
     init(transcriptRow row: Row) throws {
         let blob = { (i: Int) throws -> [UInt8] in
-            try row.withUnsafeData(atIndex: i) { data in
-                guard let data else { throw VaultError.integrity("a message row lacks column \(i)") }
-                return data.withUnsafeBytes { [UInt8]($0) }
+            do {
+                return try row.decode(BlobColumn.self, atIndex: i).bytes
+            } catch {
+                throw VaultError.integrity("a message row lacks column \(i)")
             }
         }
         guard let id = ID(bytes: try blob(0)) else { throw VaultError.integrity("a message id is malformed") }

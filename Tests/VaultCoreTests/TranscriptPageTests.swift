@@ -60,6 +60,34 @@ import VaultTestSupport
         #expect(ChunkSchedule(base: 16, expected: 0).size(handedOut: 5) == 4)
     }
 
+    @Test("the word-at-a-time escape scan agrees with a byte-by-byte one at every length, position and byte")
+    func escapeScan() {
+        func reference(_ bytes: [UInt8]) -> Bool { bytes.contains { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 } }
+        func scan(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { Vault.needsEscaping($0) } }
+        // Filler of bytes that need no escape, UTF-8 continuation bytes and the neighbours of each special byte.
+        let filler: [UInt8] = Array("aあ😀 !#[]~".utf8) + [0x7F, 0x80, 0xA2, 0xDC, 0xFF]
+        let probes: [UInt8] = [0x00, 0x01, 0x0A, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F, 0x80, 0xA2, 0xDC, 0xFF]
+        var checked = 0
+        for length in 0...40 {
+            let base = (0..<length).map { filler[$0 % filler.count] }
+            #expect(scan(base) == false)
+            for position in 0..<length {
+                for probe in probes {
+                    var bytes = base
+                    bytes[position] = probe
+                    #expect(scan(bytes) == reference(bytes), "length \(length), byte \(probe) at \(position)")
+                    checked += 1
+                }
+            }
+        }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let bytes = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0x1C...0xFF, using: &rng) }
+            #expect(scan(bytes) == reference(bytes))
+        }
+        #expect(checked == 13_120)
+    }
+
     @Test("one altered body in the middle of a page fails the whole page with an integrity error")
     func alteredRowFailsPage() async throws {
         let f = try await Fixture.make()
