@@ -66,7 +66,9 @@ import VaultTestSupport
         func scan(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { Vault.needsEscaping($0) } }
         // Filler of bytes that need no escape, UTF-8 continuation bytes and the neighbours of each special byte.
         let filler: [UInt8] = Array("aあ😀 !#[]~".utf8) + [0x7F, 0x80, 0xA2, 0xDC, 0xFF]
-        let probes: [UInt8] = [0x00, 0x01, 0x0A, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F, 0x80, 0xA2, 0xDC, 0xFF]
+        let probes: [UInt8] = [
+            0x00, 0x01, 0x0A, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F, 0x80, 0xA2, 0xDC, 0xFF,
+        ]
         var checked = 0
         for length in 0...40 {
             let base = (0..<length).map { filler[$0 % filler.count] }
@@ -82,7 +84,8 @@ import VaultTestSupport
         }
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {
-            let bytes = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0x1C...0xFF, using: &rng) }
+            let bytes = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0x1C...0xFF, using: &rng)
+            }
             #expect(scan(bytes) == reference(bytes))
         }
         #expect(checked == 13_120)
