@@ -387,31 +387,9 @@ extension Vault {
                 p[p.count - 1] == 0x7D
             else { return nil }
             let inner = UnsafeBufferPointer(rebasing: p[n..<(p.count - 2)])
-            guard !needsEscaping(UnsafeRawBufferPointer(inner)) else { return nil }
+            guard !JSONString.needsEscaping(UnsafeRawBufferPointer(inner)) else { return nil }
             return String(validating: inner, as: UTF8.self)
         }
-    }
-
-    /// Whether any byte is a quote, a backslash or a control character (below 0x20): what a JSON string must
-    /// escape. Eight bytes at a time: a word has such a byte exactly when one of the three classic tests below sees
-    /// a zero (or a byte below 0x20) in it; bytes of 0x80 and above never trip them. The tail goes byte by byte.
-    static func needsEscaping(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        /// Some byte of `w` is below `n` (n ≤ 128).
-        func hasLess(_ w: UInt64, _ n: UInt64) -> Bool { (w &- ones &* n) & ~w & highs != 0 }
-        var i = 0
-        while i + 8 <= bytes.count {
-            let w = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            if hasLess(w, 0x20) || hasLess(w ^ (ones &* 0x22), 1) || hasLess(w ^ (ones &* 0x5C), 1) { return true }
-            i += 8
-        }
-        while i < bytes.count {
-            let b = bytes[i]
-            if b == 0x5C || b == 0x22 || b < 0x20 { return true }
-            i += 1
-        }
-        return false
     }
 
     /// Assigns a case (a supervisor of the desk, or a counselor taking a queue case for themselves): starts a new

@@ -63,7 +63,7 @@ import VaultTestSupport
     @Test("the word-at-a-time escape scan agrees with a byte-by-byte one at every length, position and byte")
     func escapeScan() {
         func reference(_ bytes: [UInt8]) -> Bool { bytes.contains { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 } }
-        func scan(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { Vault.needsEscaping($0) } }
+        func scan(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { JSONString.needsEscaping($0) } }
         // Filler of bytes that need no escape, UTF-8 continuation bytes and the neighbours of each special byte.
         let filler: [UInt8] = Array("aあ😀 !#[]~".utf8) + [0x7F, 0x80, 0xA2, 0xDC, 0xFF]
         let probes: [UInt8] = [
