@@ -25,9 +25,27 @@ struct CaseRow: Sendable {
         self.messageCount = row["message_count"]
     }
 
+    /// The columns `init(selected:)` decodes, in its order (for the write path's `SELECT`s).
+    static let selection = "id, desk_id, status, risk, assignee_id, current_epoch, message_count"
+
+    /// Decodes a row of `SELECT \(selection)` by position (no per-column name lookup).
+    init(selected row: Row) throws {
+        guard let id = ID(bytes: Array(row[0] as Data)), let desk = ID(bytes: Array(row[1] as Data)) else {
+            throw VaultError.integrity("a case row is malformed")
+        }
+        self.id = id
+        self.deskID = desk
+        self.status = row[2]
+        self.risk = row[3]
+        self.assigneeID = (row[4] as Data?).flatMap { ID(bytes: Array($0)) }
+        self.currentEpoch = row[5]
+        self.messageCount = row[6]
+    }
+
     static func find(_ db: Database, id: ID) throws -> CaseRow? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM cases WHERE id = ?"), arguments: [Data(id.bytes)])
-            .map(CaseRow.init)
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(selection) FROM cases WHERE id = ?"), arguments: [Data(id.bytes)]
+        ).map(CaseRow.init(selected:))
     }
 }
 

@@ -1,7 +1,8 @@
 /// A strict parser for one flat JSON object (values: strings, integers, null) as found on export and
 /// checkpoint-file lines. Hand-written because the verifier must run at ≥ 500,000 lines/s, several times
 /// what Foundation's JSONDecoder manages; anything it does not understand is an error, never a guess.
-struct FlatJSON {
+/// The relay's hot path uses it too (`strings(in:)`), with JSONDecoder behind it for everything else.
+package struct FlatJSON {
     enum Value: Equatable {
         /// A string without escapes: its bytes are this range of the input.
         case span(Range<Int>)
@@ -211,6 +212,28 @@ struct FlatJSON {
         case .span(let r): return r.count
         case .escaped(let b): return b.count
         default: return nil
+        }
+    }
+
+    /// The members of a flat JSON object whose values are all strings, or nil when `bytes` is anything else
+    /// (malformed, a duplicate key, a number, null, a nested value, whitespace other than space, tab and CR):
+    /// the caller then decodes with JSONDecoder, which also gives the error message.
+    package static func strings(in bytes: [UInt8]) -> [String: String]? {
+        bytes.withUnsafeBufferPointer { p -> [String: String]? in
+            var fields: [Field] = []
+            guard (try? parse(p, into: &fields)) != nil else { return nil }
+            var out: [String: String] = [:]
+            out.reserveCapacity(fields.count)
+            for f in fields {
+                let value: String
+                switch f.value {
+                case .span(let r): value = String(decoding: UnsafeBufferPointer(rebasing: p[r]), as: UTF8.self)
+                case .escaped(let b): value = String(decoding: b, as: UTF8.self)
+                case .int, .null: return nil
+                }
+                out[String(decoding: UnsafeBufferPointer(rebasing: p[f.key]), as: UTF8.self)] = value
+            }
+            return out
         }
     }
 

@@ -21,6 +21,7 @@ final class GroupCommitter: Sendable {
 
     private let writer: DatabasePool
     private let state = Mutex(State())
+    private let currentMemo = Mutex<BatchMemo?>(nil)
     let maxBatch: Int
 
     init(writer: DatabasePool, maxBatch: Int = 256) {
@@ -43,6 +44,9 @@ final class GroupCommitter: Sendable {
         }
     }
 
+    /// The memo of the batch transaction running now, on the writer's queue; nil outside a batch.
+    var memo: BatchMemo? { currentMemo.withLock { $0 } }
+
     /// Committed batches and the writes they held, since start.
     var statistics: (batches: Int, writes: Int) { state.withLock { ($0.batches, $0.writes) } }
 
@@ -63,13 +67,24 @@ final class GroupCommitter: Sendable {
     private func commit(_ batch: [any BatchedWrite]) async {
         do {
             try await writer.writeWithoutTransaction { db in
+                currentMemo.withLock { $0 = BatchMemo() }
+                defer { currentMemo.withLock { $0 = nil } }
+                // One named savepoint per write, through cached statements (GRDB's `inSavepoint` compiles its
+                // SQL on every call).
+                let begin = try db.cachedStatement(sql: "SAVEPOINT batch_write")
+                let release = try db.cachedStatement(sql: "RELEASE SAVEPOINT batch_write")
+                let rollback = try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT batch_write")
                 try db.inTransaction(.immediate) {
                     for write in batch {
-                        try db.inSavepoint {
-                            write.run(db) ? .commit : .rollback
+                        try begin.execute()
+                        if !write.run(db) {
+                            // What the failed write did is undone, and so is anything it memoized.
+                            if db.isInsideTransaction { try rollback.execute() }
+                            currentMemo.withLock { $0 = BatchMemo() }
                         }
                         // An I/O error can end the whole transaction; then nothing of the batch stands.
                         guard db.isInsideTransaction else { throw VaultError(.storageUnavailable, "batch aborted") }
+                        try release.execute()
                     }
                     return .commit
                 }
@@ -92,6 +107,15 @@ final class GroupCommitter: Sendable {
 extension VaultDatabase {
     /// The histogram of committed group-commit batch sizes (writes per durable COMMIT) on /metrics; no labels.
     public static let batchSizeMetric = "consultvault_group_commit_batch_size"
+}
+
+/// What the writes of one batch transaction may share: facts read in this transaction that no batched write
+/// changes (the verified desk, the relay token's liveness), so each is read once per batch, not once per write.
+/// Valid only inside its batch (the transaction's snapshot); replaced after a write is rolled back. Used only on
+/// the writer's queue.
+final class BatchMemo: @unchecked Sendable {
+    var desks: [String: DeskState] = [:]
+    var liveRelays: Set<ID> = []
 }
 
 /// One queued write, type-erased.

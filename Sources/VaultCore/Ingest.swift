@@ -135,9 +135,18 @@ extension Vault {
         _ db: Database, _ item: InboundItem, relay: RelayPrincipal, caller: Caller, prepared: Prepared?
     ) throws -> IngestOutcome {
         // The whole manifest chain is checked again here (memoized by its stored bytes), so a desk hint can never
-        // stand in for a manifest that changed or was tampered with.
-        guard let desk = try self.desk(db, name: item.desk) else {
-            throw VaultError.notFound("no desk \(item.desk)")
+        // stand in for a manifest that changed or was tampered with; once per batch transaction, as no batched
+        // write changes a desk.
+        let memo = database.batchMemo
+        let desk: DeskState
+        if let known = memo?.desks[item.desk] {
+            desk = known
+        } else {
+            guard let found = try self.desk(db, name: item.desk) else {
+                throw VaultError.notFound("no desk \(item.desk)")
+            }
+            desk = found
+            memo?.desks[item.desk] = found
         }
         try assertRelayLive(db, relay)
         guard relay.deskIDs.contains(desk.id) else {
@@ -181,12 +190,15 @@ extension Vault {
     /// runs in the write transaction itself, on the writer's cached pages).
     /// - Throws: `.unauthenticated`.
     func assertRelayLive(_ db: Database, _ relay: RelayPrincipal) throws {
+        let memo = database.batchMemo
+        if memo?.liveRelays.contains(relay.tokenID) == true { return }
         let live = try Bool.fetchOne(
             db.cachedStatement(sql: "SELECT 1 FROM relay_tokens WHERE id = ? AND revoked_at IS NULL"),
             arguments: [Data(relay.tokenID.bytes)])
         guard live == true else {
             throw VaultError(.unauthenticated, "the relay token was revoked; issue a new one")
         }
+        memo?.liveRelays.insert(relay.tokenID)
     }
 
     /// The message already stored under this external id on the desk, as a duplicate result.
@@ -207,7 +219,8 @@ extension Vault {
         let previous = try previousRoutingID(desk: desk.id, channelUser: channelUser) ?? routing
         let statement = try db.cachedStatement(
             sql: """
-                SELECT * FROM cases WHERE desk_id = ? AND routing_id IN (?, ?) AND (status = 'open' OR closed_at >= ?)
+                SELECT \(CaseRow.selection) FROM cases
+                WHERE desk_id = ? AND routing_id IN (?, ?) AND (status = 'open' OR closed_at >= ?)
                 ORDER BY status = 'open' DESC, opened_at DESC LIMIT 1
                 """)
         return try Row.fetchOne(
@@ -215,7 +228,7 @@ extension Vault {
             arguments: [
                 Data(desk.id.bytes), Data(routing), Data(previous), now() - settings.reopenWindowDays * 86_400_000,
             ]
-        ).map(CaseRow.init)
+        ).map(CaseRow.init(selected:))
     }
 
     /// The routing id under the previous pseudonym key, while a rotation is in progress.

@@ -62,6 +62,9 @@ public struct VaultDatabase: Sendable {
         try await group.submit(body)
     }
 
+    /// The memo of the group-commit batch running on the writer now (nil outside a batch).
+    var batchMemo: BatchMemo? { group.memo }
+
     /// Group-commit counters since start: committed batches and the writes they held.
     public var batchStatistics: (batches: Int, writes: Int) { group.statistics }
 

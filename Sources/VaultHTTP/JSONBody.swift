@@ -22,10 +22,16 @@ enum JSONBody {
             throw APIError(
                 .contentTooLarge, "payload_too_large", "the request body exceeds the limit of \(limit) bytes")
         }
+        return try decode(T.self, from: Data(buffer: buffer))
+    }
+
+    /// Decodes `data` (a body already collected by `raw`) as `T`.
+    /// - Throws: 400 for malformed JSON or wrong fields/types.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         do {
             let decoder = JSONDecoder()
             decoder.keyDecodingStrategy = .convertFromSnakeCase
-            return try decoder.decode(T.self, from: Data(buffer: buffer))
+            return try decoder.decode(T.self, from: data)
         } catch let e as DecodingError {
             throw APIError.invalid(describe(e))
         } catch let e as APIError {

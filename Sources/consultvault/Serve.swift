@@ -63,6 +63,9 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             Hardening.disableCoreDumps()
+            // Without TZ, glibc stats /etc/localtime again for every log line's timestamp; with it set, the zone
+            // is read once (log times stay local).
+            if getenv("TZ") == nil { setenv("TZ", ":/etc/localtime", 0) }
             var file = FileConfig()
             if let config {
                 guard let data = FileManager.default.contents(atPath: config) else {

@@ -97,6 +97,22 @@ import VaultTestSupport
         #expect(Set(keys) == Set((0..<60).filter { $0 % 3 != 0 }.map { "t\($0)" }))
     }
 
+    @Test("the batch memo lives for one batch: a token revoked after an ingest is refused at the next write")
+    func memoPerBatch() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        #expect(f.vault.database.batchMemo == nil)
+        _ = try await f.vault.ingest(f.text("before"), relay: f.relay, requestID: "r1")
+        #expect(f.vault.database.batchMemo == nil, "the memo outlived its batch")
+        try await f.vault.revokeRelayToken(name: "relay1", caller: .cli())
+        await #expect(throws: VaultError.self) {
+            try await f.vault.ingest(f.text("after"), relay: f.relay, requestID: "r2")
+        }
+        let stored = try await f.vault.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM messages")
+        }
+        #expect(stored == 1)
+    }
+
     @Test("a write for a desk the token does not cover is denied and recorded, in the same batch as others")
     func deniedInBatch() async throws {
         let f = try await Fixture.make()
