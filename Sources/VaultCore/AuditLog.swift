@@ -54,16 +54,25 @@ public struct AuditEntry: Sendable, Equatable {
 public enum AuditLog {
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
-    /// Appends `entry` after the current head (read here, under the write lock; never cached).
+    /// Appends `entry` after the current head, read under the write lock. Inside a group-commit batch (`memo`),
+    /// the head an earlier write of the same transaction appended is carried over instead of read again. A write
+    /// whose savepoint is rolled back must drop the memo (GroupCommitter does): the head it left would point
+    /// past the log, and the next entry would leave a gap (GroupCommitTests checks this).
     @discardableResult
-    public static func append(_ entry: AuditEntry, in db: Database) throws -> AuditEntry {
+    static func append(_ entry: AuditEntry, in db: Database, memo: BatchMemo?) throws -> AuditEntry {
         let started = ContinuousClock.now
         defer { Timer(label: "consultvault_audit_append_seconds").record(duration: ContinuousClock.now - started) }
         var e = entry
-        let head = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1"))
-        let prevSeq: Int64 = head?["seq"] ?? 0
-        let prevHash: [UInt8] = head.map { Array(($0["hash"] as Data?) ?? Data()) } ?? genesis
+        let prevSeq: Int64
+        let prevHash: [UInt8]
+        if let head = memo?.auditHead {
+            (prevSeq, prevHash) = head
+        } else {
+            let head = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1"))
+            prevSeq = head?["seq"] ?? 0
+            prevHash = head.map { Array(($0["hash"] as Data?) ?? Data()) } ?? genesis
+        }
         e.seq = prevSeq + 1
         e.hash = e.chainHash(previous: prevHash)
         do {
@@ -81,7 +90,14 @@ public enum AuditLog {
             throw VaultError(
                 .auditUnavailable, "the access log could not be written; nothing was served. Check the disk.")
         }
+        memo?.auditHead = (e.seq, e.hash)
         return e
+    }
+
+    /// Appends `entry` after the current head (read here, under the write lock).
+    @discardableResult
+    public static func append(_ entry: AuditEntry, in db: Database) throws -> AuditEntry {
+        try append(entry, in: db, memo: nil)
     }
 
     /// Entries in seq order (for tests and the auditor tools).

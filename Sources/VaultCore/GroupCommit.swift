@@ -110,12 +110,15 @@ extension VaultDatabase {
 }
 
 /// What the writes of one batch transaction may share: facts read in this transaction that no batched write
-/// changes (the verified desk, the relay token's liveness), so each is read once per batch, not once per write.
+/// changes (the verified desk, the relay token's liveness), so each is read once per batch, not once per write,
+/// and the access log's head as the last write left it.
 /// Valid only inside its batch (the transaction's snapshot); replaced after a write is rolled back. Used only on
 /// the writer's queue.
 final class BatchMemo: @unchecked Sendable {
     var desks: [String: DeskState] = [:]
     var liveRelays: Set<ID> = []
+    /// The access-log entry this transaction appended last (see `AuditLog.append`).
+    var auditHead: (seq: Int64, hash: [UInt8])?
 }
 
 /// One queued write, type-erased.

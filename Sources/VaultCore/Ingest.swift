@@ -173,7 +173,10 @@ extension Vault {
                 for: try routingID(desk: desk.id, channelUser: item.channelUser))
             hints.remember(desk: desk)
         }
-        try insertMessage(db, envelope, case: c, externalID: item.externalID, writtenBy: "relay:\(relay.name)")
+        // `c` was read (or created) by routeCase in this very write, so its count is current.
+        try insertMessage(
+            db, envelope, case: c, externalID: item.externalID, writtenBy: "relay:\(relay.name)",
+            seq: c.messageCount + 1)
         try record(db, caller, "relay.write", "message:\(envelope.messageID)", envelopeHash: envelope.hash)
         return .stored(IngestResult(messageID: envelope.messageID, caseID: c.id, duplicate: false))
     }
@@ -293,12 +296,17 @@ extension Vault {
         return c
     }
 
-    /// Inserts a sealed message as the case's next seq and updates the case counters.
-    func insertMessage(_ db: Database, _ e: Envelope, case c: CaseRow, externalID: String?, writtenBy: String) throws {
+    /// Inserts a sealed message as the case's next seq and updates the case counters. `seq` may be passed by a
+    /// caller that read the case in the same write; otherwise it is read here. (A wrong one fails on the
+    /// UNIQUE (case_id, seq) key.)
+    func insertMessage(
+        _ db: Database, _ e: Envelope, case c: CaseRow, externalID: String?, writtenBy: String, seq known: Int? = nil
+    ) throws {
         guard
-            let seq = try Int.fetchOne(
-                db.cachedStatement(sql: "SELECT message_count + 1 FROM cases WHERE id = ?"),
-                arguments: [Data(c.id.bytes)])
+            let seq = try known
+                ?? Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT message_count + 1 FROM cases WHERE id = ?"),
+                    arguments: [Data(c.id.bytes)])
         else { throw VaultError.integrity("case vanished") }
         try db.cachedStatement(
             sql: """

@@ -167,7 +167,8 @@ public final class Vault: Sendable {
         let entry = try AuditLog.append(
             AuditEntry(
                 time: now(), actor: caller.actor, role: caller.role, action: action, target: target, outcome: outcome,
-                requestID: caller.requestID, envelopeHash: envelopeHash, reasonSealed: sealed), in: db)
+                requestID: caller.requestID, envelopeHash: envelopeHash, reasonSealed: sealed), in: db,
+            memo: database.batchMemo)
         try checkpointIfDue(db, seq: entry.seq)
     }
 

@@ -113,6 +113,32 @@ import VaultTestSupport
         #expect(stored == 1)
     }
 
+    @Test("log entries of a rolled-back write vanish with it; the batch's other entries chain without a gap")
+    func rolledBackAuditEntries() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        struct Boom: Error {}
+        let before = try await f.vault.database.read { db in try AuditLog.entries(in: db, limit: 100_000).count }
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<60 {
+                group.addTask {
+                    _ = try? await f.vault.database.batched { db in
+                        try f.vault.record(db, .cli(), "test.write", "t\(i)")
+                        if i % 4 == 0 { throw Boom() }
+                    }
+                }
+            }
+        }
+        try await f.vault.database.read { db in
+            let entries = try AuditLog.entries(in: db, limit: 100_000)
+            let targets = entries.filter { $0.action == "test.write" }.map(\.target)
+            #expect(Set(targets) == Set((0..<60).filter { $0 % 4 != 0 }.map { "t\($0)" }))
+            #expect(entries.count == before + 45)
+            #expect(entries.map(\.seq) == Array(1...Int64(entries.count)))
+            #expect(try AuditLog.firstBrokenSeq(in: db) == nil)
+        }
+    }
+
     @Test("a write for a desk the token does not cover is denied and recorded, in the same batch as others")
     func deniedInBatch() async throws {
         let f = try await Fixture.make()
