@@ -219,7 +219,20 @@ extension Vault {
     func findRoutedCase(_ db: Database, desk: DeskState, channelUser: String) throws -> CaseRow? {
         let routing = try routingID(desk: desk.id, channelUser: channelUser)
         // During a pseudonym rotation, a case not yet rehashed is found under the previous key.
-        let previous = try previousRoutingID(desk: desk.id, channelUser: channelUser) ?? routing
+        let rotating = try previousRoutingID(desk: desk.id, channelUser: channelUser)
+        if rotating == nil {
+            // The common case first, straight from the index (no sort): a user has at most one open case per desk,
+            // as only routeCase opens or reopens one, and only when this lookup found none open.
+            let open = try db.cachedStatement(
+                sql: """
+                    SELECT \(CaseRow.selection) FROM cases WHERE desk_id = ? AND routing_id = ? AND status = 'open'
+                    LIMIT 1
+                    """)
+            if let row = try Row.fetchOne(open, arguments: [Data(desk.id.bytes), Data(routing)]) {
+                return try CaseRow(selected: row)
+            }
+        }
+        let previous = rotating ?? routing
         let statement = try db.cachedStatement(
             sql: """
                 SELECT \(CaseRow.selection) FROM cases

@@ -230,6 +230,13 @@ import VaultTestSupport
             r.caseID, CaseUpdate(status: "closed"), as: try await f.unlock("sup"), requestID: "r")
         let reopened = try await f.vault.ingest(f.text("back again"), relay: f.relay, requestID: "r")
         #expect(reopened.caseID == r.caseID)
+        // Reopened, the case is found again as the user's one open case (findRoutedCase's index-only path).
+        let next = try await f.vault.ingest(f.text("and again"), relay: f.relay, requestID: "r")
+        #expect(next.caseID == r.caseID)
+        let open = try await f.vault.database.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM cases WHERE status = 'open'")
+        }
+        #expect(open == 1)
         let actions = try await f.vault.database.read { db in try AuditLog.entries(in: db, limit: 10_000).map(\.action)
         }
         for a in ["note.write", "case.update", "case.release"] { #expect(actions.contains(a), "missing \(a)") }
