@@ -174,10 +174,10 @@ extension Vault {
             hints.remember(desk: desk)
         }
         // `c` was read (or created) by routeCase in this very write, so its count is current.
-        try insertMessage(
+        let hash = try insertMessage(
             db, envelope, case: c, externalID: item.externalID, writtenBy: "relay:\(relay.name)",
             seq: c.messageCount + 1)
-        try record(db, caller, "relay.write", "message:\(envelope.messageID)", envelopeHash: envelope.hash)
+        try record(db, caller, "relay.write", "message:\(envelope.messageID)", envelopeHash: hash)
         return .stored(IngestResult(messageID: envelope.messageID, caseID: c.id, duplicate: false))
     }
 
@@ -312,9 +312,12 @@ extension Vault {
     /// Inserts a sealed message as the case's next seq and updates the case counters. `seq` may be passed by a
     /// caller that read the case in the same write; otherwise it is read here. (A wrong one fails on the
     /// UNIQUE (case_id, seq) key.)
+    /// - Returns: the envelope hash stored with the row (for the write's access-log entry).
+    @discardableResult
     func insertMessage(
         _ db: Database, _ e: Envelope, case c: CaseRow, externalID: String?, writtenBy: String, seq known: Int? = nil
-    ) throws {
+    ) throws -> [UInt8] {
+        let hash = e.hash
         guard
             let seq = try known
                 ?? Int.fetchOne(
@@ -329,7 +332,7 @@ extension Vault {
         ).execute(
             arguments: [
                 Data(e.messageID.bytes), Data(c.id.bytes), seq, Data(c.deskID.bytes), externalID, Data(e.epochKeyID),
-                e.direction, e.kind, e.author, e.sentAt, Data(e.body), Data(e.key), Data(e.hash), writtenBy, now(),
+                e.direction, e.kind, e.author, e.sentAt, Data(e.body), Data(e.key), Data(hash), writtenBy, now(),
             ])
         let inbound = e.direction == "inbound"
         try db.cachedStatement(
@@ -339,5 +342,6 @@ extension Vault {
                 """
         ).execute(
             arguments: [seq, now(), inbound, now(), Data(c.id.bytes)])
+        return hash
     }
 }
