@@ -13,9 +13,13 @@ struct Auth: Sendable {
             u.distance(from: u.startIndex, to: space) == 6,
             u[..<space].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 })
         else { return nil }
-        let token = u[u.index(after: space)...].drop(while: { $0 == UInt8(ascii: " ") || $0 == 9 })
-        let trimmed = token.reversed().drop(while: { $0 == UInt8(ascii: " ") || $0 == 9 }).reversed()
-        return String(decoding: trimmed, as: UTF8.self)
+        // The token between the blanks (spaces, tabs) around it, as one contiguous slice.
+        let isBlank = { (b: UInt8) in b == UInt8(ascii: " ") || b == 9 }
+        var start = u.index(after: space)
+        var end = u.endIndex
+        while start < end, isBlank(u[start]) { u.formIndex(after: &start) }
+        while end > start, isBlank(u[u.index(before: end)]) { u.formIndex(before: &end) }
+        return String(h[start..<end])
     }
 
     /// The relay behind the token. 401 without a valid token; 403 for a valid staff token.

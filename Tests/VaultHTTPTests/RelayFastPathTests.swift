@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import Testing
 import VaultCore
 import VaultTestSupport
@@ -47,6 +48,26 @@ import VaultTestSupport
         // The newline-formatted body is valid: JSONDecoder takes it.
         let pretty = try JSONBody.decode(MessageRequest.self, from: Data("{\n\(base)\n}".utf8))
         #expect(pretty.desk == "d" && pretty.externalId == "x")
+    }
+
+    @Test("bearer tokens: the scheme in any case, blanks around the token trimmed, anything else refused")
+    func bearer() {
+        func request(_ authorization: String?) -> Request {
+            var head = HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/messages")
+            if let authorization { head.headerFields[.authorization] = authorization }
+            return Request(head: head, body: .init(buffer: ByteBuffer()))
+        }
+        let cases: [(String?, String?)] = [
+            ("Bearer cvr_abc", "cvr_abc"), ("bearer cvr_abc", "cvr_abc"), ("BEARER cvr_abc", "cvr_abc"),
+            ("Bearer   cvr_abc \t ", "cvr_abc"), ("Bearer \tcvr_a b\t", "cvr_a b"), ("Bearer x", "x"),
+            ("Bearer トークン ", "トークン"), ("Basic cvr_abc", nil), ("Bearercvr_abc", nil), ("Bearer", nil),
+            (nil, nil), ("Bearer " + String(repeating: "a", count: 600), nil),
+            // Field values reach the handler with their outer blanks already trimmed (swift-http-types).
+            ("Bearer    ", nil), (" Bearer cvr_abc", "cvr_abc"), ("Bearer \t x", "x"),
+        ]
+        for (header, expected) in cases {
+            #expect(Auth.bearer(request(header)) == expected, "\(header ?? "no header")")
+        }
     }
 
     @Test("the stored answer has the bytes JSONEncoder gives (sorted keys): 201 new, 200 duplicate, headers kept")
