@@ -43,7 +43,7 @@ struct APIError: HTTPResponseError {
     static func forbidden(_ message: String) -> APIError { .init(.forbidden, "forbidden", message) }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"]
+        var headers = JSONBody.headers
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         let body = try JSONEncoder().encode(["error": ["code": code, "message": message]])
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))

@@ -158,9 +158,7 @@ struct CaseController {
             first = false
         }
         buffer.writeString("]}")
-        return Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: buffer))
+        return JSONBody.response(buffer)
     }
 
     /// Messages as JSON objects separated by commas (no brackets), written directly (see JSONWriter); the keys of

@@ -104,9 +104,15 @@ enum JSONBody {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let data = try encoder.encode(value)
-        return Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return response(ByteBuffer(bytes: data), status: status)
+    }
+
+    /// The headers of every JSON answer, error bodies included.
+    static let headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"]
+
+    /// A JSON response from bytes already written (see JSONWriter), with `Cache-Control: no-store`.
+    static func response(_ body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 }
 

@@ -61,10 +61,7 @@ struct RelayController {
         w.key("message_id")
         w.id(r.messageID)
         w.raw("}")
-        return Response(
-            status: r.duplicate ? .ok : .created,
-            headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: w.bytes)))
+        return JSONBody.response(ByteBuffer(bytes: w.bytes), status: r.duplicate ? .ok : .created)
     }
 
     struct WebhookResponse: Encodable {
