@@ -63,9 +63,6 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             Hardening.disableCoreDumps()
-            // Without TZ, glibc stats /etc/localtime again for every log line's timestamp; with it set, the zone
-            // is read once (log times stay local).
-            if getenv("TZ") == nil { setenv("TZ", ":/etc/localtime", 0) }
             // StreamLogHandler's line format with less work per line (see LineLogHandler).
             let output = LineLogHandler.Output(descriptor: STDERR_FILENO)
             LoggingSystem.bootstrap { LineLogHandler(label: $0, output: output) }
