@@ -67,8 +67,11 @@ final class GroupCommitter: Sendable {
     private func commit(_ batch: [any BatchedWrite]) async {
         do {
             try await writer.writeWithoutTransaction { db in
-                currentMemo.withLock { $0 = BatchMemo() }
+                var memo = BatchMemo()
+                currentMemo.withLock { $0 = memo }
                 defer { currentMemo.withLock { $0 = nil } }
+                // What the batch's surviving writes asked to run once their rows are durable.
+                var afterCommit: [@Sendable () -> Void] = []
                 // One named savepoint per write, through cached statements (GRDB's `inSavepoint` compiles its
                 // SQL on every call).
                 let begin = try db.cachedStatement(sql: "SAVEPOINT batch_write")
@@ -77,10 +80,14 @@ final class GroupCommitter: Sendable {
                 try db.inTransaction(.immediate) {
                     for write in batch {
                         try begin.execute()
-                        if !write.run(db) {
-                            // What the failed write did is undone, and so is anything it memoized.
+                        if write.run(db) {
+                            afterCommit += memo.afterCommit
+                            memo.afterCommit = []
+                        } else {
+                            // What the failed write did is undone, and so is anything it memoized or queued.
                             if db.isInsideTransaction { try rollback.execute() }
-                            currentMemo.withLock { $0 = BatchMemo() }
+                            memo = BatchMemo()
+                            currentMemo.withLock { $0 = memo }
                         }
                         // An I/O error can end the whole transaction; then nothing of the batch stands.
                         guard db.isInsideTransaction else { throw VaultError(.storageUnavailable, "batch aborted") }
@@ -88,6 +95,7 @@ final class GroupCommitter: Sendable {
                     }
                     return .commit
                 }
+                for action in afterCommit { action() }
             }
             state.withLock {
                 $0.batches += 1
@@ -119,6 +127,9 @@ final class BatchMemo: @unchecked Sendable {
     var liveRelays: Set<ID> = []
     /// The access-log entry this transaction appended last (see `AuditLog.append`).
     var auditHead: (seq: Int64, hash: [UInt8])?
+    /// Work the write running now asks for once the batch has committed (`afterNextTransaction` would also
+    /// run it for a write whose savepoint was rolled back). Dropped with the write when it rolls back.
+    var afterCommit: [@Sendable () -> Void] = []
 }
 
 /// One queued write, type-erased.

@@ -8,7 +8,7 @@ extension Vault {
 
     /// Signs a note over the current chain head inside the caller's write transaction, stores it, and appends
     /// it to `audit-checkpoints.log` once that transaction commits (so the file never anchors an entry that
-    /// was rolled back). Call it in the same transaction as a break-glass start. A checkpoint is skipped when
+    /// was rolled back; inside a group-commit batch, once the batch commits with the calling write in it). Call it in the same transaction as a break-glass start. A checkpoint is skipped when
     /// the newest note already anchors the head, unless `force` (signing-key rotation, restore, purge).
     /// - Parameters:
     ///   - kind: `.checkpoint`, or `.restore` / `.purge` for the lifecycle's notes.
@@ -37,13 +37,20 @@ extension Vault {
         let line = signed.line(kind: kind)
         let file = checkpointFile
         let logger = self.logger
-        db.afterNextTransaction(onCommit: { _ in
+        let append: @Sendable () -> Void = {
             do {
                 try file.append(line)
             } catch {
                 logger.error("the signed \(kind.rawValue) note could not be appended to audit-checkpoints.log")
             }
-        })
+        }
+        // Inside a group-commit batch the write may still be rolled back alone (its savepoint), while the batch
+        // commits: the line waits for this write to survive, not merely for the transaction to commit.
+        if let memo = database.batchMemo {
+            memo.afterCommit.append(append)
+        } else {
+            db.afterNextTransaction(onCommit: { _ in append() })
+        }
         return signed
     }
 

@@ -55,6 +55,37 @@ import VaultTestSupport
         #expect(try Self.fileNotes(f).count == 1)
     }
 
+    @Test("a checkpoint by a batched write that is rolled back alone leaves no line; the batch's others keep theirs")
+    func rolledBackInBatch() async throws {
+        var settings = VaultSettings()
+        settings.checkpointEvery = 1  // every entry, so every failed write has taken a checkpoint when it throws
+        let f = try await Fixture.make(settings: settings)
+        defer { f.remove() }
+        struct Boom: Error {}
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<40 {
+                group.addTask {
+                    _ = try? await f.vault.database.batched { db in
+                        try f.vault.record(db, .cli(), "test.write", "t\(i)")
+                        if i % 3 == 0 { throw Boom() }
+                    }
+                }
+            }
+        }
+        let file = try Self.fileNotes(f)
+        let stored = try await f.vault.auditNotes()
+        #expect(!file.isEmpty)
+        #expect(file.map(\.note.seq) == stored.map(\.seq))
+        // Every line in the file anchors the chain as stored: no note names a seq whose entry was rolled back.
+        let hashes = try await f.vault.database.read { db in
+            try file.map { n in
+                try Data.fetchOne(db, sql: "SELECT hash FROM access_log WHERE seq = ?", arguments: [n.note.seq])
+                    .map { Array($0) }
+            }
+        }
+        #expect(hashes == file.map { Optional($0.note.hash) })
+    }
+
     @Test("a rotation checkpoint carries two signatures; either key alone verifies it; a bad known signature fails")
     func rotation() async throws {
         let f = try await Fixture.make()
