@@ -74,7 +74,7 @@ CREATE TABLE case_grants (
 CREATE TABLE case_reads (
     user_id BLOB NOT NULL REFERENCES users(id),
     case_id BLOB NOT NULL REFERENCES cases(id),
-    last_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL, read_inbound INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, case_id)
 ) WITHOUT ROWID;
 
@@ -94,7 +94,7 @@ CREATE TABLE cases (
     last_inbound_at INTEGER,
     channel_user_oversight BLOB NOT NULL,
     channel_user_case BLOB NOT NULL
-, routing_key BLOB);
+, routing_key BLOB, inbound_count INTEGER NOT NULL DEFAULT 0);
 
 CREATE TABLE content_chunks (
     message_id BLOB NOT NULL REFERENCES message_content(message_id),
@@ -282,8 +282,6 @@ CREATE INDEX cases_closed ON cases(status, closed_at);
 CREATE INDEX cases_routing ON cases(desk_id, routing_id, status);
 
 CREATE INDEX key_wraps_recipient ON key_wraps(recipient_key_id);
-
-CREATE INDEX messages_case_direction ON messages(case_id, direction, seq);
 
 CREATE UNIQUE INDEX messages_external ON messages(desk_id, external_id) WHERE external_id IS NOT NULL;
 

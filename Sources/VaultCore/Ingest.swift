@@ -309,7 +309,8 @@ extension Vault {
         return c
     }
 
-    /// Inserts a sealed message as the case's next seq and updates the case counters. `seq` may be passed by a
+    /// Inserts a sealed message as the case's next seq and updates the case counters (message count, inbound
+    /// count for the unread figures). `seq` may be passed by a
     /// caller that read the case in the same write; otherwise it is read here. (A wrong one fails on the
     /// UNIQUE (case_id, seq) key.)
     /// - Returns: the envelope hash stored with the row (for the write's access-log entry).
@@ -338,10 +339,11 @@ extension Vault {
         try db.cachedStatement(
             sql: """
                 UPDATE cases SET message_count = ?, last_message_at = ?,
-                    last_inbound_at = CASE WHEN ? THEN ? ELSE last_inbound_at END WHERE id = ?
+                    last_inbound_at = CASE WHEN ? THEN ? ELSE last_inbound_at END, inbound_count = inbound_count + ?
+                WHERE id = ?
                 """
         ).execute(
-            arguments: [seq, now(), inbound, now(), Data(c.id.bytes)])
+            arguments: [seq, now(), inbound, now(), inbound ? 1 : 0, Data(c.id.bytes)])
         return hash
     }
 }

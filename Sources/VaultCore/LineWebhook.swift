@@ -149,7 +149,10 @@ extension Vault {
             }
         case .unsend(_, let lineID):
             if let row = try Row.fetchOne(
-                db, sql: "SELECT id, envelope_hash FROM messages WHERE desk_id = ? AND external_id = ?",
+                db,
+                sql: """
+                    SELECT id, case_id, seq, direction, envelope_hash FROM messages WHERE desk_id = ? AND external_id = ?
+                    """,
                 arguments: [deskID, "line:\(lineID)"]),
                 let mid = ID(bytes: Array(row["id"] as Data))
             {
@@ -166,6 +169,18 @@ extension Vault {
                         "DELETE FROM messages WHERE id = ?",
                     ] {
                         try db.execute(sql: sql, arguments: [Data(mid.bytes)])
+                    }
+                    if row["direction"] == "inbound" {
+                        // The unread counters count stored rows: one inbound row fewer in the case, and for each
+                        // reader already past it, one fewer read.
+                        let caseID: Data = row["case_id"]
+                        let seq: Int = row["seq"]
+                        try db.execute(
+                            sql: "UPDATE cases SET inbound_count = inbound_count - 1 WHERE id = ?", arguments: [caseID])
+                        try db.execute(
+                            sql:
+                                "UPDATE case_reads SET read_inbound = read_inbound - 1 WHERE case_id = ? AND last_seq >= ?",
+                            arguments: [caseID, seq])
                     }
                     try record(
                         db, caller, "relay.write", "message:\(mid) unsend-deleted",

@@ -30,8 +30,34 @@ extension VaultDatabase {
             // partial index on direction = 'inbound' as covering).
             try db.execute(sql: "CREATE INDEX messages_case_direction ON messages(case_id, direction, seq)")
         }
+        m.registerMigration("v6-unread-counters") { db in
+            // Unread counts from two counters instead of that index: every message insert dirtied a leaf of it per
+            // case (a third of the WAL pages the relay's ingest wrote). `cases.inbound_count` counts the case's
+            // stored inbound messages; `case_reads.read_inbound` those at or before the reader's `last_seq`.
+            for statement in unreadCounterSchema { try db.execute(sql: statement) }
+        }
         return m
     }
+
+    /// v6: the counters the case list's unread count reads, filled from the stored messages, and the index they
+    /// replace dropped.
+    static let unreadCounterSchema: [String] =
+        [
+            "ALTER TABLE cases ADD COLUMN inbound_count INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE case_reads ADD COLUMN read_inbound INTEGER NOT NULL DEFAULT 0",
+        ] + unreadCounterBackfill + ["DROP INDEX messages_case_direction"]
+
+    /// Recomputes both unread counters from the message rows (the v6 migration; tests compare with it).
+    static let unreadCounterBackfill: [String] = [
+        """
+        UPDATE cases SET inbound_count =
+            (SELECT count(*) FROM messages m WHERE m.case_id = cases.id AND m.direction = 'inbound')
+        """,
+        """
+        UPDATE case_reads SET read_inbound = (SELECT count(*) FROM messages m
+            WHERE m.case_id = case_reads.case_id AND m.direction = 'inbound' AND m.seq <= case_reads.last_seq)
+        """,
+    ]
 
     /// LINE channel secrets, webhook dedupe, streamed attachments, the reply outbox (schema/FORMAT.md §11–§14).
     static let relaySchema: [String] = [

@@ -169,12 +169,13 @@ extension Vault {
         }
     }
 
-    /// The unread inbound messages of case `c` for `reader` (an SQL expression): read from the covering index
-    /// messages_case_direction alone, never the message rows (StorageTests checks the plan).
+    /// The unread inbound messages of case `c` for `reader` (an SQL expression): the case's inbound count less
+    /// those at or before the reader's position, two counters kept by every write; no message is read (StorageTests
+    /// checks the plan).
     static func unreadSQL(reader: String) -> String {
         """
-        (SELECT count(*) FROM messages m WHERE m.case_id = c.id AND m.direction = 'inbound'
-            AND m.seq > coalesce((SELECT last_seq FROM case_reads r WHERE r.case_id = c.id AND r.user_id = \(reader)), 0))
+        (c.inbound_count
+            - coalesce((SELECT read_inbound FROM case_reads r WHERE r.case_id = c.id AND r.user_id = \(reader)), 0))
         """
     }
 
@@ -265,9 +266,18 @@ extension Vault {
             var last: Int?
             var keyFailure: VaultError?
             var lastEpochID: [UInt8]?
+            // The reader's stored position; the inbound rows of this page past it move the position's counter.
+            let position = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT last_seq, read_inbound FROM case_reads WHERE user_id = ? AND case_id = ?"),
+                arguments: [Data(user.id.bytes), Data(caseID.bytes)]
+            ).map { (lastSeq: $0[0] as Int, readInbound: $0[1] as Int) }
+            let counted = max(position?.lastSeq ?? 0, afterSeq)
+            var inboundPastPosition = 0
             while let row = try cursor.next() {
                 var m = try StoredMessage(transcriptRow: row)
                 last = m.seq
+                if m.seq > counted, m.direction == "inbound" { inboundPastPosition += 1 }
                 guard keyFailure == nil else { continue }
                 if let lastEpochID, lastEpochID == m.epochKeyID {
                     m.epochKeyID = lastEpochID  // one array per epoch: the workers compare by identity
@@ -297,13 +307,11 @@ extension Vault {
             }
             // The unread position moves only when the page is readable: a read that fails for a key stays recorded
             // in the log but leaves the reader's unread count where it was.
-            if let last, keyFailure == nil {
-                try db.execute(
-                    sql: """
-                        INSERT INTO case_reads (user_id, case_id, last_seq) VALUES (?, ?, ?)
-                        ON CONFLICT (user_id, case_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)
-                        """,
-                    arguments: [Data(user.id.bytes), Data(caseID.bytes), last])
+            // It only moves forward.
+            if let last, keyFailure == nil, last > position?.lastSeq ?? 0 {
+                try self.moveReadPosition(
+                    db, user: user.id, caseID: caseID, from: position ?? (0, 0), afterSeq: afterSeq, to: last,
+                    inboundPastPosition: inboundPastPosition)
             }
             return .opened(keyFailure)
         }
@@ -312,6 +320,32 @@ extension Vault {
         case .opened(let keyFailure?): throw keyFailure
         case .opened(nil): return try await jobs.results()
         }
+    }
+
+    /// Stores the reader's new position `to` with its counter: the inbound messages at or before it are those at or
+    /// before the old position, those between the old position and the page's start (a reader who skipped ahead;
+    /// counted here from the rows), and `inboundPastPosition`, the page's inbound rows after both.
+    func moveReadPosition(
+        _ db: Database, user: ID, caseID: ID, from position: (lastSeq: Int, readInbound: Int), afterSeq: Int,
+        to last: Int, inboundPastPosition: Int
+    ) throws {
+        var readInbound = position.readInbound + inboundPastPosition
+        if afterSeq > position.lastSeq {
+            readInbound +=
+                try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count(*) FROM messages WHERE case_id = ? AND seq > ? AND seq <= ? AND direction = 'inbound'
+                        """,
+                    arguments: [Data(caseID.bytes), position.lastSeq, afterSeq]) ?? 0
+        }
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO case_reads (user_id, case_id, last_seq, read_inbound) VALUES (?, ?, ?, ?)
+                ON CONFLICT (user_id, case_id) DO UPDATE SET last_seq = excluded.last_seq,
+                    read_inbound = excluded.read_inbound
+                """
+        ).execute(arguments: [Data(user.bytes), Data(caseID.bytes), last, readInbound])
     }
 
     /// Why `user` may not read case `c` now, or nil when they may: the assignee, a counselor of the desk for

@@ -241,6 +241,45 @@ enum LINE {
         }
     }
 
+    @Test("an unsend that deletes takes the message out of the unread figures, read or not")
+    func unsendDeleteUnread() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        try await Self.setSecret(f)
+        try await f.vault.setUnsendPolicy(desk: "ijime", policy: "delete", caller: .cli())
+        @Sendable func text(_ n: Int) -> String {
+            LINE.message(
+                "01HZZZTEXT000000000000000\(n)", #"{"type":"text","id":"46878957789826000\#(n)","text":"t\#(n)"}"#)
+        }
+        @Sendable func unsend(_ n: Int) -> String {
+            LINE.event(
+                "unsend", id: "01HZZZUNSEND00000000000\(n)", extra: #","unsend":{"messageId":"46878957789826000\#(n)"}"#
+            )
+        }
+        try await makeApp(f).test(.router) { client in
+            let token = try await unlockToken(client, f, "cou1")
+            func unread() async throws -> Int? {
+                ((try await client.call(.get, "/v1/cases", token: token)).json["cases"] as? [[String: Any]])?.first?[
+                    "unread"] as? Int
+            }
+            for events in [[text(1), text(2), text(3)], [unsend(3)]] {
+                let body = LINE.body(events)
+                #expect(try await Self.post(client, f, body, signature: try LINE.sign(body)).status == .ok)
+            }
+            #expect(try await unread() == 2)  // the unread third one went
+            let caseID = try #require(
+                ((try await client.call(.get, "/v1/cases", token: token)).json["cases"] as? [[String: Any]])?.first?[
+                    "id"] as? String)
+            #expect(try await client.call(.get, "/v1/cases/\(caseID)/messages", token: token).status == .ok)
+            #expect(try await unread() == 0)
+            for events in [[unsend(1)], [text(4)]] {  // a read one goes; a new one arrives
+                let body = LINE.body(events)
+                #expect(try await Self.post(client, f, body, signature: try LINE.sign(body)).status == .ok)
+            }
+            #expect(try await unread() == 1)
+        }
+    }
+
     @Test("unsend retracts: text hidden; include_retracted needs X-Access-Reason and is recorded with it")
     func unsendRetracts() async throws {
         let f = try await Fixture.make()
