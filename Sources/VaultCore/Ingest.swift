@@ -115,6 +115,11 @@ extension Vault {
                 let epoch = try self.epochKey(db, case: c, epoch: c.currentEpoch)
                 return (c.id, c.currentEpoch, epoch.publicKey)
             }
+            // Remembered here too, not only when the write seals afresh: otherwise a case that existed before the
+            // server started (no hint yet, and an envelope the write then accepts) took this read on every message.
+            if let route {
+                hints.remember(route: route, for: try routingID(desk: desk.id, channelUser: item.channelUser))
+            }
         }
         guard let route else { return Prepared(desk: desk, sealed: nil) }
         let envelope = try Envelope.seal(

@@ -139,6 +139,26 @@ import VaultTestSupport
         }
     }
 
+    @Test("after a restart, an existing case's first message leaves its route hint, so the next ones read nothing")
+    func routeHintAfterRestart() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let first = try await f.vault.ingest(f.text("before the restart"), relay: f.relay, requestID: "a")
+        let reopened = try Vault.open(at: f.directory)
+        let relay = try #require(try await reopened.authenticateRelay(f.relayToken))
+        let desk = try #require(try await reopened.database.read { db in try reopened.desk(db, name: "ijime") })
+        let routing = try reopened.routingID(desk: desk.id, channelUser: f.text("").channelUser)
+        #expect(reopened.hints.route(routing) == nil)
+        let second = try await reopened.ingest(f.text("after"), relay: relay, requestID: "b")
+        #expect(second.caseID == first.caseID)
+        // Before the fix the hint stayed empty (the write accepted the envelope sealed from the read, so it never
+        // remembered one) and every later message of the case took a read transaction first.
+        let hint = try #require(reopened.hints.route(routing))
+        #expect(hint.caseID == first.caseID)
+        let third = try await reopened.ingest(f.text("and again"), relay: relay, requestID: "c")
+        #expect(third.caseID == first.caseID)
+    }
+
     @Test("a write for a desk the token does not cover is denied and recorded, in the same batch as others")
     func deniedInBatch() async throws {
         let f = try await Fixture.make()
