@@ -91,10 +91,8 @@ extension Vault {
     /// - Throws: `.notFound` for an unknown desk.
     func prepare(_ item: InboundItem) async throws -> Prepared {
         let desk: DeskState
-        var route: (caseID: ID, epoch: Int, publicKey: [UInt8])?
         if let known = hints.desk(item.desk) {
             desk = known
-            route = hints.route(try routingID(desk: desk.id, channelUser: item.channelUser))
         } else {
             desk = try await database.read { db in
                 guard let desk = try self.desk(db, name: item.desk) else {
@@ -104,6 +102,8 @@ extension Vault {
             }
             hints.remember(desk: desk)
         }
+        let routing = try routingID(desk: desk.id, channelUser: item.channelUser)
+        var route = hints.route(routing)
         if route == nil {
             route = try await database.read { db in
                 if let external = item.externalID,
@@ -117,9 +117,7 @@ extension Vault {
             }
             // Remembered here too, not only when the write seals afresh: otherwise a case that existed before the
             // server started (no hint yet, and an envelope the write then accepts) took this read on every message.
-            if let route {
-                hints.remember(route: route, for: try routingID(desk: desk.id, channelUser: item.channelUser))
-            }
+            if let route { hints.remember(route: route, for: routing) }
         }
         guard let route else { return Prepared(desk: desk, sealed: nil) }
         let envelope = try Envelope.seal(
@@ -315,9 +313,8 @@ extension Vault {
     }
 
     /// Inserts a sealed message as the case's next seq and updates the case counters (message count, inbound
-    /// count for the unread figures). `seq` may be passed by a
-    /// caller that read the case in the same write; otherwise it is read here. (A wrong one fails on the
-    /// UNIQUE (case_id, seq) key.)
+    /// count for the unread figures). `seq` may be passed by a caller that read the case in the same write;
+    /// otherwise it is read here. (A wrong one fails on the UNIQUE (case_id, seq) key.)
     /// - Returns: the envelope hash stored with the row (for the write's access-log entry).
     @discardableResult
     func insertMessage(

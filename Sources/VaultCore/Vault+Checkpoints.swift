@@ -8,8 +8,9 @@ extension Vault {
 
     /// Signs a note over the current chain head inside the caller's write transaction, stores it, and appends
     /// it to `audit-checkpoints.log` once that transaction commits (so the file never anchors an entry that
-    /// was rolled back; inside a group-commit batch, once the batch commits with the calling write in it). Call it in the same transaction as a break-glass start. A checkpoint is skipped when
-    /// the newest note already anchors the head, unless `force` (signing-key rotation, restore, purge).
+    /// was rolled back; inside a group-commit batch, once the batch commits with the calling write in it). Call it
+    /// in the same transaction as a break-glass start. A checkpoint is skipped when the newest note already anchors
+    /// the head, unless `force` (signing-key rotation, restore, purge).
     /// - Parameters:
     ///   - kind: `.checkpoint`, or `.restore` / `.purge` for the lifecycle's notes.
     ///   - purgedCases: the case ids a purge note names.
