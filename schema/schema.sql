@@ -25,7 +25,7 @@ CREATE TABLE access_requests (
     created_at INTEGER NOT NULL,
     decided_by TEXT,
     decided_at INTEGER
-);
+, state_mac BLOB);
 
 CREATE TABLE audit_notes (
     id INTEGER PRIMARY KEY,
@@ -40,7 +40,7 @@ CREATE TABLE audit_reviews (
     review_seq INTEGER NOT NULL UNIQUE REFERENCES access_log(seq),
     reviewer TEXT NOT NULL,
     reviewed_at INTEGER NOT NULL
-);
+, state_mac BLOB);
 
 CREATE TABLE auditor_keys (
     key_id BLOB PRIMARY KEY NOT NULL CHECK (length(key_id) = 16),
@@ -69,7 +69,7 @@ CREATE TABLE case_grants (
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
     expired INTEGER NOT NULL DEFAULT 0 CHECK (expired IN (0, 1))
-);
+, state_mac BLOB);
 
 CREATE TABLE case_reads (
     user_id BLOB NOT NULL REFERENCES users(id),
@@ -94,7 +94,7 @@ CREATE TABLE cases (
     last_inbound_at INTEGER,
     channel_user_oversight BLOB NOT NULL,
     channel_user_case BLOB NOT NULL
-, routing_key BLOB, inbound_count INTEGER NOT NULL DEFAULT 0);
+, routing_key BLOB, inbound_count INTEGER NOT NULL DEFAULT 0, state_mac BLOB);
 
 CREATE TABLE content_chunks (
     message_id BLOB NOT NULL REFERENCES message_content(message_id),
@@ -140,7 +140,7 @@ CREATE TABLE desks (
     retention_days INTEGER NOT NULL CHECK (retention_days >= 0),
     manifest_version INTEGER NOT NULL,
     created_at INTEGER NOT NULL
-, pending_retention_days INTEGER CHECK (pending_retention_days IS NULL OR pending_retention_days >= 0), unsend_policy TEXT NOT NULL DEFAULT 'keep-marked' CHECK (unsend_policy IN ('keep-marked', 'delete')));
+, pending_retention_days INTEGER CHECK (pending_retention_days IS NULL OR pending_retention_days >= 0), unsend_policy TEXT NOT NULL DEFAULT 'keep-marked' CHECK (unsend_policy IN ('keep-marked', 'delete')), state_mac BLOB);
 
 CREATE TABLE key_wraps (
     id INTEGER PRIMARY KEY,
@@ -300,3 +300,9 @@ BEGIN SELECT RAISE(ABORT, 'audit_notes is append-only'); END;
 
 CREATE TRIGGER audit_notes_append_only_update BEFORE UPDATE ON audit_notes
 BEGIN SELECT RAISE(ABORT, 'audit_notes is append-only'); END;
+
+CREATE TRIGGER desk_manifests_append_only_delete BEFORE DELETE ON desk_manifests
+BEGIN SELECT RAISE(ABORT, 'desk_manifests is append-only'); END;
+
+CREATE TRIGGER desk_manifests_append_only_update BEFORE UPDATE ON desk_manifests
+BEGIN SELECT RAISE(ABORT, 'desk_manifests is append-only'); END;

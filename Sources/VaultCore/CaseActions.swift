@@ -38,7 +38,7 @@ extension Vault {
     ) async throws -> T {
         let caller = user.caller(requestID: requestID)
         let outcome: WorkedOutcome<T> = try await database.transaction { db in
-            guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
+            guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             guard try self.isAssigneeOrSupervisor(db, case: c, user: user) else {
                 try self.record(db, caller, action, "case:\(caseID)", .denied)
                 return .denied
@@ -68,17 +68,15 @@ extension Vault {
         }
         let now = now()
         try await withWorkedCase(caseID, user: user, requestID: requestID, action: "case.update") { db, c, _ in
+            var changed = c
             if let s = u.status {
-                try db.execute(
-                    sql:
-                        "UPDATE cases SET status = ?, closed_at = CASE WHEN ? = 'closed' THEN ? ELSE NULL END WHERE id = ?",
-                    arguments: [s, s, now, Data(c.id.bytes)])
+                changed.status = s
+                changed.closedAt = s == "closed" ? now : nil
             }
+            if let h = u.hold { changed.hold = h }
+            if u.status != nil || u.hold != nil { try self.saveCaseState(db, changed) }
             if let r = u.risk {
                 try db.execute(sql: "UPDATE cases SET risk = ? WHERE id = ?", arguments: [r, Data(c.id.bytes)])
-            }
-            if let h = u.hold {
-                try db.execute(sql: "UPDATE cases SET hold = ? WHERE id = ?", arguments: [h, Data(c.id.bytes)])
             }
         }
     }
@@ -103,8 +101,7 @@ extension Vault {
             }
             var released = c
             released.assigneeID = nil
-            try db.execute(sql: "UPDATE cases SET assignee_id = NULL WHERE id = ?", arguments: [Data(c.id.bytes)])
-            try self.startEpoch(db, case: released, desk: desk, assignee: nil)
+            try self.startEpoch(db, case: released, desk: desk)
             try self.assertNoOrphanedKeys(db, deskID: desk.id)
         }
     }
@@ -115,7 +112,7 @@ extension Vault {
         guard !text.isEmpty, text.utf8.count <= 65_536 else { throw VaultError.invalid("`text` must be 1–65536 bytes") }
         let sentAt = now()
         return try await withWorkedCase(caseID, user: user, requestID: requestID, action: "note.write") { db, c, _ in
-            let current = try CaseRow.find(db, id: c.id) ?? c
+            let current = try self.findCase(db, id: c.id) ?? c
             let epoch = try self.epochKey(db, case: current, epoch: current.currentEpoch)
             let id = ID.v7(milliseconds: sentAt)
             var plaintext = try JSONSerialization.data(withJSONObject: ["text": text], options: [.sortedKeys]).map {

@@ -183,7 +183,7 @@ extension Vault {
                         : "the content of message \(messageID) is being uploaded")
             }
             let keyID = Array(row["epoch_key_id"] as Data)
-            guard let c = try CaseRow.find(db, id: caseID),
+            guard let c = try self.findCase(db, id: caseID),
                 let epochNumber = try Int.fetchOne(
                     db, sql: "SELECT epoch FROM case_epochs WHERE key_id = ? AND case_id = ?",
                     arguments: [Data(keyID), Data(caseID.bytes)])
@@ -233,7 +233,7 @@ extension Vault {
             case denied(VaultError)
         }
         let outcome: Outcome = try await database.transaction { db in
-            guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
+            guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
             if let denial = try self.readDenial(db, case: c, user: user) {
                 try self.record(db, caller, "content.read", target, .denied)

@@ -38,172 +38,23 @@ extension Vault {
         guard let id = ID(bytes: Array(row["id"] as Data)) else {
             throw VaultError.integrity("a desk row is malformed")
         }
-        let version: Int64 = row["manifest_version"]
+        try checkAuthenticated(.desk, row, fields: Self.deskFields)
+        if (row["manifest_version"] as Int64) == 0,
+            try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT 1 FROM desk_manifests WHERE desk_id = ? LIMIT 1"),
+                arguments: [Data(id.bytes)]) != true
+        {
+            throw VaultError.conflict(
+                "desk \(row["name"] as String) has not been accepted by its founding supervisor yet: they run "
+                    + "`consultvault desk accept --name \(row["name"] as String) --as SUPERVISOR --recovery-fingerprint F`"
+            )
+        }
+        let version = try manifestHead(db, deskID: id, pointer: row["manifest_version"])
         let manifest = try verifiedManifest(db, deskID: id, version: version)
         guard manifest.name == row["name"] as String else {
             throw VaultError.integrity("desk \(row["name"] as String) does not match its signed manifest")
         }
         return DeskState(id: id, name: row["name"], retentionDays: row["retention_days"], manifest: manifest)
-    }
-
-    /// Verifies manifest `version` of a desk and every version before it (see `verifyManifestChain`).
-    /// The result is memoized by a hash of the exact stored bytes of versions 1…`version`: any changed byte in
-    /// the chain is a new key and is verified afresh, so the ingest hot path verifies a desk once per version.
-    /// - Throws: `VaultError.integrity` on any broken signature or link.
-    func verifiedManifest(_ db: Database, deskID: ID, version: Int64) throws -> DeskManifest {
-        let rows = try Row.fetchAll(
-            db.cachedStatement(
-                sql: """
-                    SELECT version, body, signer, signature FROM desk_manifests WHERE desk_id = ? AND version <= ?
-                    ORDER BY version
-                    """),
-            arguments: [Data(deskID.bytes), version])
-        var parts: [[UInt8]] = [deskID.bytes, Canonical.u64(UInt64(max(0, version)))]
-        for row in rows {
-            parts.append(
-                Canonical.encode([
-                    Canonical.u64(UInt64(max(0, row["version"] as Int64))), Array(row["body"] as Data),
-                    Array((row["signer"] as String).utf8), Array(row["signature"] as Data),
-                ]))
-        }
-        let memoKey = Hashing.blake2b(parts: parts)
-        if let known = manifests.get(memoKey) { return known }
-        let manifest = try verifyManifestChain(db, deskID: deskID, version: version)
-        manifests.put(memoKey, manifest)
-        return manifest
-    }
-
-    /// Verifies manifest `version` of a desk: vault-signed, or signed by a supervisor who was a confirmed
-    /// supervisor in the previous (itself verified) version and whose keys the vault attested.
-    /// - Throws: `VaultError.integrity` on any broken signature or link.
-    private func verifyManifestChain(_ db: Database, deskID: ID, version: Int64) throws -> DeskManifest {
-        guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(
-                    sql: "SELECT body, signer, signature FROM desk_manifests WHERE desk_id = ? AND version = ?"),
-                arguments: [Data(deskID.bytes), version])
-        else { throw VaultError.integrity("desk manifest version \(version) is missing") }
-        let body = Array(row["body"] as Data)
-        let signature = Array(row["signature"] as Data)
-        let signer: String = row["signer"]
-        let manifest = try DeskManifest(body: body)
-        guard manifest.deskID == deskID, manifest.version == UInt64(version) else {
-            throw VaultError.integrity("desk manifest version \(version) belongs elsewhere")
-        }
-        let signerKey: [UInt8]
-        if signer == "vault" {
-            guard verifyVaultSignature(signature, body) else {
-                throw VaultError.integrity(
-                    "desk manifest version \(version) has a bad signature; refusing to seal to its keys")
-            }
-            return manifest
-        } else {
-            guard version > 1 else { throw VaultError.integrity("desk manifest version 1 must be signed by the vault") }
-            let previous = try verifyManifestChain(db, deskID: deskID, version: version - 1)
-            guard let m = previous.member(signer), m.role == .supervisor,
-                let user = try UserRecord.find(db, username: signer)
-            else { throw VaultError.integrity("desk manifest version \(version) is signed by a non-supervisor") }
-            let keys = try verifiedKeys(user)
-            guard keys.signPublic == m.signPublic else {
-                throw VaultError.integrity("desk manifest signer \(signer) has changed keys")
-            }
-            signerKey = keys.signPublic
-        }
-        guard verified.verify(signature: signature, message: body, publicKey: signerKey) else {
-            throw VaultError.integrity(
-                "desk manifest version \(version) has a bad signature; refusing to seal to its keys")
-        }
-        return manifest
-    }
-
-    func storeManifest(_ db: Database, _ manifest: DeskManifest, signer: String, signing: SigningKeyPair) throws {
-        let body = manifest.body
-        try db.execute(
-            sql:
-                "INSERT INTO desk_manifests (desk_id, version, body, signer, signature, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [
-                Data(manifest.deskID.bytes), Int64(manifest.version), Data(body), signer, Data(signing.sign(body)),
-                now(),
-            ])
-        try db.execute(
-            sql: "UPDATE desks SET manifest_version = ? WHERE id = ?",
-            arguments: [Int64(manifest.version), Data(manifest.deskID.bytes)])
-    }
-
-    /// Creates a desk: queue and oversight key pairs sealed to the founding supervisor and the recovery key,
-    /// manifest version 1 signed by the vault. Refuses until an auditor has enrolled.
-    public func addDesk(
-        name: String, supervisor: String, recoveryKey: [UInt8], retentionDays: Int?, caller: Caller
-    ) async throws {
-        guard name.range(of: #"^[a-z0-9][a-z0-9_-]{0,63}$"#, options: .regularExpression) != nil else {
-            throw VaultError.invalid("desk name must be 1–64 characters of a–z, 0–9, '_' or '-'")
-        }
-        guard recoveryKey.count == 32 else {
-            throw VaultError.invalid(
-                "--recovery-key must be the base64 X25519 public key printed by `recovery-key new`")
-        }
-        let retention = retentionDays ?? max(minRetentionDays, 365)
-        guard retention >= minRetentionDays else {
-            throw VaultError.invalid(
-                "retention \(retention) days is below this vault's floor of \(minRetentionDays) days")
-        }
-        let queue = try BoxKeyPair.generate()
-        let oversight = try BoxKeyPair.generate()
-        let deskID = ID.v4()
-        try await database.transaction { db in
-            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM auditor_keys") ?? 0 > 0 else {
-                throw VaultError.conflict(
-                    "no auditor has enrolled yet: run `consultvault user add --role auditor` and `user enroll` first")
-            }
-            if try self.desk(db, name: name) != nil { throw VaultError.conflict("desk \(name) already exists") }
-            guard let sup = try UserRecord.find(db, username: supervisor), sup.role == .supervisor,
-                sup.state == "active"
-            else {
-                throw VaultError.conflict("\(supervisor) is not an enrolled supervisor; add and enroll them first")
-            }
-            let supKeys = try self.verifiedKeys(sup)
-            let now = self.now()
-            try db.execute(
-                sql: """
-                    INSERT INTO desks (id, name, recovery_public, retention_days, manifest_version, created_at)
-                    VALUES (?, ?, ?, ?, 0, ?)
-                    """,
-                arguments: [Data(deskID.bytes), name, Data(recoveryKey), retention, now])
-            for (kind, pair) in [("queue", queue), ("oversight", oversight)] {
-                try db.execute(
-                    sql:
-                        "INSERT INTO desk_keys (key_id, desk_id, kind, generation, public_key, created_at) VALUES (?, ?, ?, 1, ?, ?)",
-                    arguments: [Data(pair.keyID), Data(deskID.bytes), kind, Data(pair.publicKey), now])
-            }
-            for recipient in [supKeys.boxPublic, oversight.publicKey, recoveryKey] {
-                try self.storeWrap(
-                    db, secret: queue.secretKey, label: .deskQueue, scope: deskID.bytes, keyID: queue.keyID,
-                    recipient: recipient)
-            }
-            for recipient in [supKeys.boxPublic, recoveryKey] {
-                try self.storeWrap(
-                    db, secret: oversight.secretKey, label: .deskOversight, scope: deskID.bytes, keyID: oversight.keyID,
-                    recipient: recipient)
-            }
-            let manifest = DeskManifest(
-                deskID: deskID, name: name, version: 1, queuePublic: queue.publicKey,
-                oversightPublic: oversight.publicKey,
-                relayPublic: [], recoveryPublic: recoveryKey,
-                members: [
-                    .init(
-                        username: supervisor, role: .supervisor, boxPublic: supKeys.boxPublic,
-                        signPublic: supKeys.signPublic)
-                ])
-            try self.storeManifest(db, manifest, signer: "vault", signing: self.keys.signing)
-            try db.execute(
-                sql: """
-                    INSERT INTO desk_members (desk_id, user_id, state, invited_at, confirmed_at, confirmed_by)
-                    VALUES (?, ?, 'confirmed', ?, ?, 'vault')
-                    """,
-                arguments: [Data(deskID.bytes), Data(sup.id.bytes), now, now])
-            try self.record(db, caller, "desk.add", "desk:\(name)")
-            try self.record(db, caller, "member.confirm", "desk:\(name) user:\(supervisor)")
-        }
     }
 
     /// Proposes a member; they read nothing until a supervisor confirms.

@@ -16,19 +16,72 @@ public struct AccessRequestSummary: Sendable, Equatable {
 extension Vault {
     static let systemCaller = Caller(actor: "vault", role: "system", requestID: "scheduled")
 
-    /// Whether `user` holds a live time-limited grant of `kind` on the case.
+    /// Whether `user` holds a live time-limited grant of `kind` on the case (its MAC checked).
+    /// - Throws: `VaultError.integrity` when the grant row was changed outside the vault.
     func hasLiveGrant(_ db: Database, caseID: ID, userID: ID, kind: String) throws -> Bool {
-        try Bool.fetchOne(
+        let rows = try Row.fetchAll(
             db,
             sql:
-                "SELECT 1 FROM case_grants WHERE case_id = ? AND user_id = ? AND kind = ? AND expired = 0 AND expires_at > ?",
-            arguments: [Data(caseID.bytes), Data(userID.bytes), kind, now()]) ?? false
+                "SELECT * FROM case_grants WHERE case_id = ? AND user_id = ? AND kind = ? AND expired = 0 AND expires_at > ?",
+            arguments: [Data(caseID.bytes), Data(userID.bytes), kind, now()])
+        for row in rows { try checkGrant(row) }
+        return !rows.isEmpty
+    }
+
+    /// The authenticated fields of a `case_grants` row (FORMAT.md §18).
+    static func grantFields(
+        id: [UInt8], caseID: [UInt8], userID: [UInt8], kind: String, requestID: [UInt8]?, auditSeq: Int64?,
+        createdAt: Int64, expiresAt: Int64, expired: Bool
+    ) -> [[UInt8]] {
+        [
+            id, caseID, userID, Array(kind.utf8), requestID ?? [], StateField.int(auditSeq), StateField.int(createdAt),
+            StateField.int(expiresAt), StateField.flag(expired),
+        ]
+    }
+
+    static func grantFields(_ row: Row, expired: Bool? = nil) -> [[UInt8]] {
+        grantFields(
+            id: Array(row["id"] as Data), caseID: Array(row["case_id"] as Data), userID: Array(row["user_id"] as Data),
+            kind: row["kind"], requestID: (row["request_id"] as Data?).map { Array($0) }, auditSeq: row["audit_seq"],
+            createdAt: row["created_at"], expiresAt: row["expires_at"],
+            expired: expired ?? ((row["expired"] as Int) != 0))
+    }
+
+    /// - Throws: `VaultError.integrity` when a `case_grants` row does not carry its MAC.
+    func checkGrant(_ row: Row) throws {
+        try stateMAC.check(.grant, Self.grantFields(row), (row["state_mac"] as Data?).map { Array($0) })
+    }
+
+    /// Stores a grant with its MAC.
+    func insertGrant(
+        _ db: Database, caseID: ID, userID: ID, kind: String, requestID: ID?, auditSeq: Int64?, expiresAt: Int64
+    ) throws {
+        let id = ID.v4()
+        let created = now()
+        let mac = stateMAC.tag(
+            .grant,
+            Self.grantFields(
+                id: id.bytes, caseID: caseID.bytes, userID: userID.bytes, kind: kind, requestID: requestID?.bytes,
+                auditSeq: auditSeq, createdAt: created, expiresAt: expiresAt, expired: false))
+        try db.execute(
+            sql: """
+                INSERT INTO case_grants (id, case_id, user_id, kind, request_id, audit_seq, created_at, expires_at,
+                    state_mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                Data(id.bytes), Data(caseID.bytes), Data(userID.bytes), kind, requestID.map { Data($0.bytes) },
+                auditSeq, created, expiresAt, Data(mac),
+            ])
     }
 
     /// Seals every epoch of the case (opened with the supervisor's oversight key) to `recipient` until `expiresAt`.
     func grantEpochs(
         _ db: Database, case c: CaseRow, desk: DeskState, opener: UnlockedUser, recipient: UserKeys, expiresAt: Int64
     ) throws {
+        // Sealed only to a key the signed manifest lists for that user.
+        guard let listed = desk.manifest.member(recipient.username), listed.boxPublic == recipient.boxPublic,
+            listed.role == recipient.role
+        else { throw VaultError.forbidden("\(recipient.username) is not listed in the desk's signed manifest") }
         let epochIDs = try Data.fetchAll(
             db, sql: "SELECT key_id FROM case_epochs WHERE case_id = ? ORDER BY epoch", arguments: [Data(c.id.bytes)])
         for raw in epochIDs {
@@ -48,7 +101,7 @@ extension Vault {
         let caller = user.caller(requestID: requestID)
         let id = ID.v4()
         let outcome: WorkedOutcome<ID> = try await database.transaction { db in
-            guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
+            guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             guard user.role == .counselor, try self.isConfirmedMember(db, deskID: c.deskID, userID: user.id) else {
                 try self.record(db, caller, "access.request", "case:\(caseID)", .denied)
                 return .denied
@@ -63,6 +116,7 @@ extension Vault {
                     Data(id.bytes), Data(c.id.bytes), Data(c.deskID.bytes), Data(user.id.bytes),
                     Data(try self.sealReason(reason, in: db, desk: desk)), self.now(),
                 ])
+            try self.authenticateNewRow(db, .accessRequest, table: "access_requests", key: ("id", Data(id.bytes)))
             try self.record(db, caller, "access.request", "case:\(caseID) request:\(id)", reason: reason, desk: desk)
             return .done(id)
         }
@@ -122,19 +176,23 @@ extension Vault {
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT * FROM access_requests WHERE id = ?", arguments: [Data(requestID.bytes)]),
-                let caseID = ID(bytes: Array(row["case_id"] as Data)), let c = try CaseRow.find(db, id: caseID),
+                let caseID = ID(bytes: Array(row["case_id"] as Data)), let c = try self.findCase(db, id: caseID),
                 let requesterID = ID(bytes: Array(row["requester_id"] as Data))
             else { throw VaultError.notFound("no access request \(requestID)") }
             guard user.role == .supervisor, try self.isConfirmedMember(db, deskID: c.deskID, userID: user.id) else {
                 try self.record(db, caller, action, "request:\(requestID)", .denied)
                 return .denied
             }
+            try self.checkAuthenticated(.accessRequest, row, fields: Self.accessRequestFields)
             guard (row["state"] as String) == "pending" else {
                 throw VaultError.conflict("the request was already decided")
             }
-            try db.execute(
-                sql: "UPDATE access_requests SET state = ?, decided_by = ?, decided_at = ? WHERE id = ?",
-                arguments: [approve ? "approved" : "declined", user.username, self.now(), Data(requestID.bytes)])
+            try self.updateAuthenticated(
+                db, .accessRequest, table: "access_requests", key: ("id", Data(requestID.bytes)),
+                fields: Self.accessRequestFields,
+                change: [
+                    "state": approve ? "approved" : "declined", "decided_by": user.username, "decided_at": self.now(),
+                ])
             var result: Int64?
             if approve {
                 guard let requester = try UserRecord.find(db, id: requesterID), requester.state == "active",
@@ -144,15 +202,9 @@ extension Vault {
                 try self.grantEpochs(
                     db, case: c, desk: desk, opener: user, recipient: try self.verifiedKeys(requester),
                     expiresAt: expires)
-                try db.execute(
-                    sql: """
-                        INSERT INTO case_grants (id, case_id, user_id, kind, request_id, created_at, expires_at)
-                        VALUES (?, ?, ?, 'request', ?, ?, ?)
-                        """,
-                    arguments: [
-                        Data(ID.v4().bytes), Data(c.id.bytes), Data(requesterID.bytes), Data(requestID.bytes),
-                        self.now(), expires,
-                    ])
+                try self.insertGrant(
+                    db, caseID: c.id, userID: requesterID, kind: "request", requestID: requestID, auditSeq: nil,
+                    expiresAt: expires)
                 result = expires
             }
             try self.record(db, caller, action, "case:\(caseID) request:\(requestID)")
@@ -173,7 +225,7 @@ extension Vault {
         let caller = user.caller(requestID: requestID)
         let expires = now() + settings.grantSeconds * 1000
         let outcome: WorkedOutcome<Int64> = try await database.transaction { db in
-            guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
+            guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             guard user.role == .supervisor, try self.isConfirmedMember(db, deskID: c.deskID, userID: user.id) else {
                 try self.record(db, caller, "breakglass.start", "case:\(caseID)", .denied)
                 return .denied
@@ -182,12 +234,9 @@ extension Vault {
             try self.grantEpochs(db, case: c, desk: desk, opener: user, recipient: user.keys, expiresAt: expires)
             try self.record(db, caller, "breakglass.start", "case:\(caseID)", reason: reason, desk: desk)
             let seq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM access_log")
-            try db.execute(
-                sql: """
-                    INSERT INTO case_grants (id, case_id, user_id, kind, audit_seq, created_at, expires_at)
-                    VALUES (?, ?, ?, 'breakglass', ?, ?, ?)
-                    """,
-                arguments: [Data(ID.v4().bytes), Data(c.id.bytes), Data(user.id.bytes), seq, self.now(), expires])
+            try self.insertGrant(
+                db, caseID: c.id, userID: user.id, kind: "breakglass", requestID: nil, auditSeq: seq, expiresAt: expires
+            )
             // Every break-glass is anchored at once by a signed checkpoint (DESIGN.md "Access log").
             try self.checkpoint(db, force: true)
             return .done(expires)
@@ -198,38 +247,46 @@ extension Vault {
         return r
     }
 
-    /// Ends expired grants: their wraps go, and each case starts a new epoch so a copy of the database taken later
-    /// opens no later message to them. Recorded as access.expire / breakglass.expire.
+    /// Ends expired grants: the grantee's wraps of the case's epochs go (every one of them, unless the grantee is
+    /// the case's assignee), and each case starts a new epoch so a copy of the database taken later opens no later
+    /// message to them. Recorded as access.expire / breakglass.expire. A grant row whose MAC does not match (an
+    /// extended expiry, a forged "expired" flag) is ended at once and counted as an integrity failure.
     /// - Returns: how many grants ended.
     @discardableResult
     public func expireGrants() async throws -> Int {
         try await database.transaction { db in
-            let due = try Row.fetchAll(
-                db, sql: "SELECT * FROM case_grants WHERE expired = 0 AND expires_at <= ?", arguments: [self.now()])
-            for g in due {
-                guard let caseID = ID(bytes: Array(g["case_id"] as Data)),
+            let now = self.now()
+            let candidates = try Row.fetchAll(
+                db, sql: "SELECT * FROM case_grants WHERE expired = 0 OR created_at > ?",
+                arguments: [now - 7 * 86_400_000])
+            var ended = 0
+            for g in candidates {
+                let authentic = (try? self.checkGrant(g)) != nil
+                let due = !authentic || ((g["expired"] as Int) == 0 && (g["expires_at"] as Int64) <= now)
+                guard due, let caseID = ID(bytes: Array(g["case_id"] as Data)),
                     let userID = ID(bytes: Array(g["user_id"] as Data)),
-                    let c = try CaseRow.find(db, id: caseID)
+                    let c = try self.findCase(db, id: caseID)
                 else { continue }
-                if let user = try UserRecord.find(db, id: userID), let pk = user.boxPublic {
+                if c.assigneeID != userID, let user = try UserRecord.find(db, id: userID), let pk = user.boxPublic {
                     try db.execute(
                         sql: """
-                            DELETE FROM key_wraps WHERE recipient_key_id = ? AND expires_at IS NOT NULL
+                            DELETE FROM key_wraps WHERE recipient_key_id = ?
                             AND key_id IN (SELECT key_id FROM case_epochs WHERE case_id = ?)
                             """, arguments: [Data(Hashing.keyID(pk)), Data(caseID.bytes)])
                 }
-                try db.execute(sql: "UPDATE case_grants SET expired = 1 WHERE id = ?", arguments: [g["id"] as Data])
+                let mac = self.stateMAC.tag(.grant, Self.grantFields(g, expired: true))
+                try db.execute(
+                    sql: "UPDATE case_grants SET expired = 1, state_mac = ? WHERE id = ?",
+                    arguments: [Data(mac), g["id"] as Data])
                 let desk = try self.desk(db, id: c.deskID)
-                let assignee = try c.assigneeID.flatMap { try UserRecord.find(db, id: $0) }.map {
-                    try self.verifiedKeys($0)
-                }
-                try self.startEpoch(db, case: c, desk: desk, assignee: assignee)
+                try self.startEpoch(db, case: c, desk: desk)
                 let kind: String = g["kind"]
                 try self.record(
                     db, Self.systemCaller, kind == "breakglass" ? "breakglass.expire" : "access.expire",
-                    "case:\(caseID)")
+                    "case:\(caseID)", authentic ? .allowed : .error)
+                ended += 1
             }
-            return due.count
+            return ended
         }
     }
 }

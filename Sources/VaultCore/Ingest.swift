@@ -232,7 +232,7 @@ extension Vault {
                     LIMIT 1
                     """)
             if let row = try Row.fetchOne(open, arguments: [Data(desk.id.bytes), Data(routing)]) {
-                return try CaseRow(selected: row)
+                return try CaseRow(selected: row, mac: stateMAC)
             }
         }
         let previous = rotating ?? routing
@@ -247,7 +247,7 @@ extension Vault {
             arguments: [
                 Data(desk.id.bytes), Data(routing), Data(previous), now() - settings.reopenWindowDays * 86_400_000,
             ]
-        ).map(CaseRow.init(selected:))
+        ).map { try CaseRow(selected: $0, mac: stateMAC) }
     }
 
     /// The routing id under the previous pseudonym key, while a rotation is in progress.
@@ -263,21 +263,19 @@ extension Vault {
         _ db: Database, desk: DeskState, channelUser: String, newCaseID: ID? = nil, epoch0 fixedEpoch: BoxKeyPair? = nil
     ) throws -> CaseRow {
         if var c = try findRoutedCase(db, desk: desk, channelUser: channelUser) {
+            var changed = false
             if keys.previousPseudonym != nil {
                 // Moves the case to the current key as soon as its person writes again.
-                try db.execute(
-                    sql: "UPDATE cases SET routing_id = ?, routing_key = ? WHERE id = ?",
-                    arguments: [
-                        Data(try routingID(desk: desk.id, channelUser: channelUser)),
-                        Data(VaultKeys.pseudonymKeyTag(keys.pseudonym)), Data(c.id.bytes),
-                    ])
+                c.routingID = try routingID(desk: desk.id, channelUser: channelUser)
+                c.routingKey = VaultKeys.pseudonymKeyTag(keys.pseudonym)
+                changed = true
             }
             if c.status == "closed" {
-                try db.execute(
-                    sql: "UPDATE cases SET status = 'open', closed_at = NULL WHERE id = ?",
-                    arguments: [Data(c.id.bytes)])
                 c.status = "open"
+                c.closedAt = nil
+                changed = true
             }
+            if changed { try saveCaseState(db, c) }
             return c
         }
         let routing = try routingID(desk: desk.id, channelUser: channelUser)
@@ -292,21 +290,27 @@ extension Vault {
                 ]), to: pk)
         }
         let now = now()
+        let forOversight = try sealedUser(desk.manifest.oversightPublic)
+        let forCase = try sealedUser(epoch0.publicKey)
+        let tag = VaultKeys.pseudonymKeyTag(keys.pseudonym)
+        let state = CaseRow.macFields(
+            id: caseID, deskID: desk.id, routingID: routing, routingKey: tag, status: "open", hold: false,
+            assigneeID: nil, currentEpoch: 0, openedAt: now, closedAt: nil,
+            channelUserDigest: CaseRow.digest(oversight: forOversight, case: forCase))
         try db.execute(
             sql: """
                 INSERT INTO cases (id, desk_id, routing_id, status, opened_at, last_message_at, channel_user_oversight,
-                    channel_user_case, routing_key) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?)
+                    channel_user_case, routing_key, state_mac) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                Data(caseID.bytes), Data(desk.id.bytes), Data(routing), now, now,
-                Data(try sealedUser(desk.manifest.oversightPublic)), Data(try sealedUser(epoch0.publicKey)),
-                Data(VaultKeys.pseudonymKeyTag(keys.pseudonym)),
+                Data(caseID.bytes), Data(desk.id.bytes), Data(routing), now, now, Data(forOversight), Data(forCase),
+                Data(tag), Data(stateMAC.tag(.caseState, state)),
             ])
         try db.execute(
             sql:
                 "INSERT INTO case_epochs (key_id, case_id, epoch, public_key, signature, created_at) VALUES (?, ?, 0, ?, ?, ?)",
             arguments: [Data(epoch0.keyID), Data(caseID.bytes), Data(epoch0.publicKey), Data(signature), now])
-        guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.integrity("new case vanished") }
+        guard let c = try findCase(db, id: caseID) else { throw VaultError.integrity("new case vanished") }
         try storeEpochWrap(db, epoch0, case: c, to: desk.manifest.queuePublic)
         try storeEpochWrap(db, epoch0, case: c, to: desk.manifest.oversightPublic)
         return c

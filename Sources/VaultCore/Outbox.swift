@@ -64,7 +64,7 @@ extension Vault {
         defer { SecretBytes.wipe(&plaintext) }
         let plain = plaintext
         let outcome: Outcome = try await database.transaction { db in
-            guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
+            guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
             guard try self.isAssigneeOrSupervisor(db, case: c, user: user) else {
                 try self.record(db, caller, "reply.write", "case:\(caseID)", .denied)

@@ -16,7 +16,11 @@ extension Vault {
         }
         let oldTag = VaultKeys.pseudonymKeyTag(keys.pseudonym)
         try await database.transaction { db in
-            try db.execute(sql: "UPDATE cases SET routing_key = ? WHERE routing_key IS NULL", arguments: [Data(oldTag)])
+            for row in try Row.fetchAll(db, sql: "SELECT \(CaseRow.selection) FROM cases WHERE routing_key IS NULL") {
+                var c = try CaseRow(selected: row, mac: self.stateMAC)
+                c.routingKey = oldTag
+                try self.saveCaseState(db, c)
+            }
             try self.record(db, caller, "key.rotate", "pseudonym started")
         }
         try VaultKeys.installPseudonymKey(try SecretBytes.random(count: 32), in: Vault.keysDirectory(directory))
@@ -55,9 +59,10 @@ extension Vault {
                     fields[1] == caseID.bytes,
                     fields[2] == desk.id.bytes, let user = String(bytes: fields[3], encoding: .utf8)
                 else { throw VaultError.integrity("the sealed channel user id of case \(caseID) is malformed") }
-                try db.execute(
-                    sql: "UPDATE cases SET routing_id = ?, routing_key = ? WHERE id = ?",
-                    arguments: [Data(try self.routingID(desk: desk.id, channelUser: user)), newTag, Data(caseID.bytes)])
+                guard var c = try self.findCase(db, id: caseID) else { continue }
+                c.routingID = try self.routingID(desk: desk.id, channelUser: user)
+                c.routingKey = Array(newTag)
+                try self.saveCaseState(db, c)
             }
             try self.record(db, caller, "key.rotate", "desk:\(name) pseudonym rehash cases:\(rows.count)")
             return .done(rows.count)

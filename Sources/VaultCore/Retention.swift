@@ -22,11 +22,10 @@ extension Vault {
         return try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
             let applies = days >= desk.retentionDays
-            try db.execute(
-                sql: applies
-                    ? "UPDATE desks SET retention_days = ?, pending_retention_days = NULL WHERE id = ?"
-                    : "UPDATE desks SET pending_retention_days = ? WHERE id = ?",
-                arguments: [days, Data(desk.id.bytes)])
+            try self.updateAuthenticated(
+                db, .desk, table: "desks", key: ("id", Data(desk.id.bytes)), fields: Self.deskFields,
+                change: applies
+                    ? ["retention_days": days, "pending_retention_days": nil] : ["pending_retention_days": days])
             try self.record(
                 db, caller, "retention.change", "desk:\(name) days:\(days) \(applies ? "applied" : "pending-approval")")
             return applies
@@ -46,10 +45,9 @@ extension Vault {
                 let pending = try Int.fetchOne(
                     db, sql: "SELECT pending_retention_days FROM desks WHERE id = ?", arguments: [Data(desk.id.bytes)])
             else { throw VaultError.conflict("no retention change is waiting for approval on \(name)") }
-            try db.execute(
-                sql:
-                    "UPDATE desks SET retention_days = pending_retention_days, pending_retention_days = NULL WHERE id = ?",
-                arguments: [Data(desk.id.bytes)])
+            try self.updateAuthenticated(
+                db, .desk, table: "desks", key: ("id", Data(desk.id.bytes)), fields: Self.deskFields,
+                change: ["retention_days": pending, "pending_retention_days": nil])
             try self.record(db, caller, "retention.change", "desk:\(name) days:\(pending) approved")
             return .done(pending)
         }
@@ -66,8 +64,9 @@ extension Vault {
         }
         try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
-            try db.execute(
-                sql: "UPDATE desks SET unsend_policy = ? WHERE id = ?", arguments: [policy, Data(desk.id.bytes)])
+            try self.updateAuthenticated(
+                db, .desk, table: "desks", key: ("id", Data(desk.id.bytes)), fields: Self.deskFields,
+                change: ["unsend_policy": policy])
             try self.record(db, caller, "retention.change", "desk:\(name) unsend:\(policy)")
         }
     }
@@ -87,7 +86,12 @@ extension Vault {
                     """, arguments: [now])
             for row in due {
                 guard let id = ID(bytes: Array(row["id"] as Data)) else { continue }
-                if (row["hold"] as Int) != 0 {
+                // Shred only on authenticated state: the case's hold, status and closed time and the desk's
+                // retention carry MACs (a database writer cannot make a held case due).
+                guard let c = try self.findCase(db, id: id), c.status == "closed", let closed = c.closedAt,
+                    closed <= now - Int64(try self.desk(db, id: c.deskID).retentionDays) * 86_400_000
+                else { continue }
+                if c.hold {
                     report.held += 1
                     continue
                 }
@@ -129,7 +133,7 @@ extension Vault {
     func purgeCases(_ ids: [ID], caller: Caller) async throws -> [ID] {
         let removed: [ID] = try await database.transaction { db in
             var removed: [ID] = []
-            for id in ids where try CaseRow.find(db, id: id) != nil {
+            for id in ids where try self.findCase(db, id: id) != nil {
                 for sql in Self.purgeStatements { try db.execute(sql: sql, arguments: [Data(id.bytes)]) }
                 try self.record(db, caller, "purge", "case:\(id) reapplied")
                 removed.append(id)

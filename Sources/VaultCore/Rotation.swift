@@ -39,16 +39,24 @@ extension Vault {
     /// confirmed members and the recovery key, a vault-signed manifest version, the removed members' wraps
     /// deleted, their cases released to the queue, and a new epoch on every open case. Old desk secrets are
     /// re-sealed under the new keys at a holder's next unlock (`resealRotatedKeys`); no key loses its last wrap.
+    ///
+    /// Who remains is decided from authenticated state only: the members the current signed manifest lists, less
+    /// those whose `desk_members` row is gone (removal) or whose account is no longer active with the keys the
+    /// manifest lists. A forged membership row or job can therefore only shrink the desk, never add anyone to it.
     func rotateDeskKeys(_ db: Database, deskID: ID, caller: Caller) throws {
         let desk = try desk(db, id: deskID)
-        let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT u.* FROM desk_members m JOIN users u ON u.id = m.user_id
-                WHERE m.desk_id = ? AND m.state = 'confirmed' AND u.state = 'active'
-                """, arguments: [Data(deskID.bytes)])
-        let members = try rows.map { try verifiedKeys(UserRecord(row: $0)) }
-        let memberIDs = Set(members.map(\.userID))
+        var members: [DeskManifest.Member] = []
+        var memberIDs: [String: ID] = [:]
+        for m in desk.manifest.members {
+            guard let user = try UserRecord.find(db, username: m.username),
+                try manifestMember(db, desk: desk, user: user) != nil,
+                try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM desk_members WHERE desk_id = ? AND user_id = ? AND state = 'confirmed'",
+                    arguments: [Data(deskID.bytes), Data(user.id.bytes)]) == true
+            else { continue }
+            members.append(m)
+            memberIDs[m.username] = user.id
+        }
         let generation =
             (try Int.fetchOne(
                 db, sql: "SELECT max(generation) FROM desk_keys WHERE desk_id = ?", arguments: [Data(deskID.bytes)])
@@ -79,9 +87,7 @@ extension Vault {
         manifest.version += 1
         manifest.queuePublic = queue.publicKey
         manifest.oversightPublic = oversight.publicKey
-        manifest.members = members.map {
-            .init(username: $0.username, role: $0.role, boxPublic: $0.boxPublic, signPublic: $0.signPublic)
-        }
+        manifest.members = members
         try storeManifest(db, manifest, signer: "vault", signing: keys.signing)
 
         // Former members lose every wrap of this desk's keys and cases at once.
@@ -96,33 +102,42 @@ extension Vault {
         }
         // A new epoch on every open case, under the new keys; former members' cases go back to the queue.
         let open = try Row.fetchAll(
-            db, sql: "SELECT * FROM cases WHERE desk_id = ? AND status = 'open'", arguments: [Data(deskID.bytes)])
+            db, sql: "SELECT \(CaseRow.selection) FROM cases WHERE desk_id = ? AND status = 'open'",
+            arguments: [Data(deskID.bytes)])
         var state = try self.desk(db, id: deskID)
         state.manifest = manifest
+        let remaining = Set(memberIDs.values)
         for row in open {
-            var c = try CaseRow(row: row)
-            if let a = c.assigneeID, !memberIDs.contains(a) {
-                c.assigneeID = nil
-                try db.execute(sql: "UPDATE cases SET assignee_id = NULL WHERE id = ?", arguments: [Data(c.id.bytes)])
-            }
-            let assignee = members.first { $0.userID == c.assigneeID }
-            try startEpoch(db, case: c, desk: state, assignee: assignee)
+            var c = try CaseRow(selected: row, mac: stateMAC)
+            if let a = c.assigneeID, !remaining.contains(a) { c.assigneeID = nil }
+            try startEpoch(db, case: c, desk: state)
         }
         try assertNoOrphanedKeys(db, deskID: deskID)
         try record(db, caller, "key.rotate", "desk:\(desk.name) generation:\(generation)")
     }
 
-    /// Starts the next epoch of a case: sealed to the oversight key and the assignee, or to the queue key when
-    /// the case is unassigned. Needs no unlocked secret.
-    func startEpoch(_ db: Database, case c: CaseRow, desk: DeskState, assignee: UserKeys?) throws {
+    /// Starts the next epoch of a case (whose assignee the caller may just have changed) and saves its state: the
+    /// epoch is sealed to the oversight key and to the assignee's key as the signed manifest lists it, or to the
+    /// queue key when the case is unassigned. Needs no unlocked secret.
+    /// - Throws: `.integrity` when the assignee is not listed in the manifest (nothing is sealed to them).
+    func startEpoch(_ db: Database, case c: CaseRow, desk: DeskState) throws {
         let current =
             try Int.fetchOne(
                 db, sql: "SELECT max(epoch) FROM case_epochs WHERE case_id = ?", arguments: [Data(c.id.bytes)]) ?? 0
-        let next = current + 1
-        let epoch = try createEpoch(db, case: c, epoch: next)
-        try storeEpochWrap(db, epoch, case: c, to: desk.manifest.oversightPublic)
-        try storeEpochWrap(db, epoch, case: c, to: assignee?.boxPublic ?? desk.manifest.queuePublic)
-        try db.execute(sql: "UPDATE cases SET current_epoch = ? WHERE id = ?", arguments: [next, Data(c.id.bytes)])
+        var next = c
+        next.currentEpoch = current + 1
+        var recipient = desk.manifest.queuePublic
+        if let a = c.assigneeID {
+            guard let user = try UserRecord.find(db, id: a), let m = try manifestMember(db, desk: desk, user: user)
+            else {
+                throw VaultError.integrity("a case's assignee is not listed in the desk's signed manifest; refused")
+            }
+            recipient = m.boxPublic
+        }
+        let epoch = try createEpoch(db, case: next, epoch: next.currentEpoch)
+        try storeEpochWrap(db, epoch, case: next, to: desk.manifest.oversightPublic)
+        try storeEpochWrap(db, epoch, case: next, to: recipient)
+        try saveCaseState(db, next)
     }
 
     /// Refuses (rolling back) any state where a desk or epoch key has no wrap left.
@@ -141,20 +156,21 @@ extension Vault {
 
     /// At a holder's unlock: old desk secrets this user can open are re-sealed to the newest key of the same kind;
     /// once that has committed, the old keys' wraps to members are removed (recovery and chain wraps stay).
+    /// Only forward: a key is re-sealed to the current one only when the signed manifest chain introduced the
+    /// current key after it, so a rolled-back desk state can never seal newer secrets to older keys.
     func resealRotatedKeys(for user: UnlockedUser) async throws {
         let resealed: [[UInt8]] = try await database.transaction { db in
             var done: [[UInt8]] = []
-            let desks = try Data.fetchAll(
-                db, sql: "SELECT desk_id FROM desk_members WHERE user_id = ? AND state = 'confirmed'",
-                arguments: [Data(user.id.bytes)])
-            for raw in desks {
-                guard let deskID = ID(bytes: Array(raw)) else { continue }
+            for deskID in try self.memberDeskIDs(db, user: user) {
                 let desk = try self.desk(db, id: deskID)
+                let introduced = try self.keyIntroductions(db, desk: desk)
                 let newest: [LabelledWrap.Label: [UInt8]] = [
                     .deskQueue: desk.manifest.queuePublic, .deskOversight: desk.manifest.oversightPublic,
                 ]
                 for (keyID, kind) in try self.deskKeys(db, deskID: deskID) {
-                    guard let target = newest[kind], keyID != Hashing.keyID(target) else { continue }
+                    guard let target = newest[kind], keyID != Hashing.keyID(target),
+                        let from = introduced[keyID], let to = introduced[Hashing.keyID(target)], from < to
+                    else { continue }
                     let chained =
                         try Bool.fetchOne(
                             db, sql: "SELECT 1 FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
@@ -180,6 +196,18 @@ extension Vault {
                 }
             }
         }
+    }
+
+    /// The first verified manifest version listing each queue and oversight key id of a desk.
+    func keyIntroductions(_ db: Database, desk: DeskState) throws -> [[UInt8]: UInt64] {
+        var out: [[UInt8]: UInt64] = [:]
+        for v in stride(from: Int64(1), through: Int64(desk.manifest.version), by: 1) {
+            let m = try verifiedManifest(db, deskID: desk.id, version: v)
+            for pk in [m.queuePublic, m.oversightPublic] where out[Hashing.keyID(pk)] == nil {
+                out[Hashing.keyID(pk)] = m.version
+            }
+        }
+        return out
     }
 }
 

@@ -2,7 +2,10 @@ import GRDB
 
 extension VaultDatabase {
     /// Named, append-only migrations. schema/schema.sql is the golden snapshot of their result.
-    static var migrator: DatabaseMigrator {
+    static var migrator: DatabaseMigrator { migrator(stateMAC: nil) }
+
+    /// The migrator; `stateMAC` authenticates existing rows when v7 adds their MACs.
+    static func migrator(stateMAC: StateMAC?) -> DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1-foundation") { db in
             for statement in foundationSchema { try db.execute(sql: statement) }
@@ -36,6 +39,7 @@ extension VaultDatabase {
             // stored inbound messages; `case_reads.read_inbound` those at or before the reader's `last_seq`.
             for statement in unreadCounterSchema { try db.execute(sql: statement) }
         }
+        m.registerMigration("v7-state-macs") { db in try stateMACSchema(db, stateMAC: stateMAC) }
         return m
     }
 

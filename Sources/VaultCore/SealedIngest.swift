@@ -100,7 +100,7 @@ extension Vault {
                 return .denied(.forbidden("this relay token is not issued for desk \(m.desk)"))
             }
             if let dup = try self.findExternal(db, deskID: desk.id, externalID: m.externalID) { return .stored(dup) }
-            guard let c = try CaseRow.find(db, id: m.caseID), c.deskID == desk.id,
+            guard let c = try self.findCase(db, id: m.caseID), c.deskID == desk.id,
                 let routing = try Data.fetchOne(
                     db, sql: "SELECT routing_id FROM cases WHERE id = ?", arguments: [Data(c.id.bytes)])
             else { throw VaultError.notFound("no case \(m.caseID) on desk \(m.desk)") }

@@ -111,16 +111,18 @@ extension Vault {
         }
         let live = sessions.liveUserIDs()
         return try await database.read { db in
+            let desks = try self.memberDeskIDs(db, user: user)
+            guard !desks.isEmpty else { return [] }
             var sql = """
                 SELECT c.*, d.name AS desk_name, u.username AS assignee_name,
                     \(Self.unreadSQL(reader: "?")) AS unread,
                     CASE WHEN c.assignee_id IS NULL THEN 0 ELSE \(Self.unreadSQL(reader: "c.assignee_id")) END
                         AS assignee_unread
                 FROM cases c JOIN desks d ON d.id = c.desk_id
-                JOIN desk_members dm ON dm.desk_id = c.desk_id AND dm.user_id = ? AND dm.state = 'confirmed'
-                LEFT JOIN users u ON u.id = c.assignee_id WHERE 1
+                LEFT JOIN users u ON u.id = c.assignee_id
+                WHERE c.desk_id IN (\(databaseQuestionMarks(count: desks.count)))
                 """
-            var args: [DatabaseValueConvertible?] = [Data(user.id.bytes), Data(user.id.bytes)]
+            var args: [DatabaseValueConvertible?] = [Data(user.id.bytes)] + desks.map { Data($0.bytes) }
             if user.role == .counselor {
                 sql += " AND (c.assignee_id IS NULL OR c.assignee_id = ?)"
                 args.append(Data(user.id.bytes))
@@ -230,7 +232,7 @@ extension Vault {
                 })
         }
         let outcome: TranscriptOutcome = try await database.transaction { db in
-            guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
+            guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
             if let denial = try self.readDenial(db, case: c, user: user) {
                 try self.record(db, caller, "transcript.read", target, .denied)
@@ -430,15 +432,30 @@ extension Vault {
     /// epoch sealed to the assignee and the oversight key, seals the earlier epochs to the assignee, and removes
     /// the queue's (and a previous assignee's) wraps. The oversight wrap always remains.
     /// - Throws: `.forbidden` (recorded) when the caller may not assign or the assignee is not a confirmed member.
-    public func assign(caseID: ID, to assignee: String, as user: UnlockedUser, requestID: String) async throws {
+    ///
+    /// A supervisor assigning a case to themselves reads it from then on, so, like break-glass, it needs a `reason`
+    /// (sealed to the auditors and the desk's oversight key) and is recorded as `breakglass.start` as well: it waits
+    /// in the auditors' review queue.
+    public func assign(
+        caseID: ID, to assignee: String, reason: String? = nil, as user: UnlockedUser, requestID: String
+    ) async throws {
         let caller = user.caller(requestID: requestID)
         let target = "case:\(caseID) user:\(assignee)"
+        let selfAssignment = user.role == .supervisor && assignee == user.username
+        if selfAssignment {
+            guard let reason, !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, reason.utf8.count <= 4096
+            else {
+                throw VaultError.invalid(
+                    "a supervisor assigning a case to themselves must give a `reason` (1–4096 bytes); it is reviewed like break-glass"
+                )
+            }
+        }
         enum Outcome: Sendable {
             case done
             case denied(VaultError)
         }
         let outcome: Outcome = try await database.transaction { db in
-            guard let c = try CaseRow.find(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
+            guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
             let actorIsMember = try self.isConfirmedMember(db, deskID: c.deskID, userID: user.id)
             let mayAssign: Bool
@@ -449,7 +466,7 @@ extension Vault {
             }
             guard mayAssign, let target = try UserRecord.find(db, username: assignee), target.state == "active",
                 target.role == .counselor || target.role == .supervisor,
-                try self.isConfirmedMember(db, deskID: c.deskID, userID: target.id)
+                let listed = try self.manifestMember(db, desk: desk, user: target)
             else {
                 try self.record(db, caller, "case.assign", target, .denied)
                 return .denied(
@@ -460,18 +477,19 @@ extension Vault {
                     ))
             }
             guard c.assigneeID != target.id else { return .done }
-            let assigneeKeys = try self.verifiedKeys(target)
+            // Sealed only to the key the signed manifest lists for the assignee.
+            let assigneeBox = listed.boxPublic
             // Open every earlier epoch with the actor's keys and seal it to the assignee.
             let epochIDs = try Data.fetchAll(
                 db, sql: "SELECT key_id FROM case_epochs WHERE case_id = ? ORDER BY epoch",
                 arguments: [Data(c.id.bytes)])
             for raw in epochIDs {
                 let pair = try self.openEpoch(db, keyID: Array(raw), case: c, desk: desk, as: user)
-                try self.storeEpochWrap(db, pair, case: c, to: assigneeKeys.boxPublic)
+                try self.storeEpochWrap(db, pair, case: c, to: assigneeBox)
             }
             let next = c.currentEpoch + 1
             let epoch = try self.createEpoch(db, case: c, epoch: next)
-            try self.storeEpochWrap(db, epoch, case: c, to: assigneeKeys.boxPublic)
+            try self.storeEpochWrap(db, epoch, case: c, to: assigneeBox)
             try self.storeEpochWrap(db, epoch, case: c, to: desk.manifest.oversightPublic)
             // The queue (and a previous assignee) lose the history; the oversight wrap stays.
             var revoke: [Data] = try Data.fetchAll(
@@ -497,10 +515,16 @@ extension Vault {
             guard orphaned == 0 else {
                 throw VaultError.integrity("assignment would leave an epoch key without a wrap")
             }
-            try db.execute(
-                sql: "UPDATE cases SET assignee_id = ?, current_epoch = ? WHERE id = ?",
-                arguments: [Data(target.id.bytes), next, Data(c.id.bytes)])
+            var assigned = c
+            assigned.assigneeID = target.id
+            assigned.currentEpoch = next
+            try self.saveCaseState(db, assigned)
             try self.record(db, caller, "case.assign", "case:\(caseID) user:\(assignee)")
+            if selfAssignment {
+                try self.record(
+                    db, caller, "breakglass.start", "case:\(caseID) self-assign", reason: reason, desk: desk)
+                try self.checkpoint(db, force: true)
+            }
             return .done
         }
         if case .denied(let e) = outcome { throw e }

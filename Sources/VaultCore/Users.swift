@@ -297,7 +297,9 @@ extension Vault {
         Canonical.encode([Array("consultvault/auditors-key/v1".utf8), keys.vaultID.bytes, publicKey])
     }
 
-    /// Seals `secret` to `recipient` and stores the wrap (idempotent per key and recipient).
+    /// Seals `secret` to `recipient` and stores the wrap (idempotent per key and recipient). A permanent wrap
+    /// replaces a time-limited one to the same recipient (a grantee who is then assigned keeps the history when the
+    /// grant ends); a time-limited wrap never replaces a permanent one.
     func storeWrap(
         _ db: Database, secret: SecretBytes, label: LabelledWrap.Label, scope: [UInt8], keyID: [UInt8],
         recipient: [UInt8],
@@ -307,7 +309,9 @@ extension Vault {
         try db.execute(
             sql: """
                 INSERT INTO key_wraps (key_id, recipient_key_id, label, sealed, expires_at, created_at)
-                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_id, recipient_key_id) DO NOTHING
+                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_id, recipient_key_id) DO UPDATE
+                SET sealed = excluded.sealed, expires_at = NULL, label = excluded.label
+                WHERE excluded.expires_at IS NULL AND key_wraps.expires_at IS NOT NULL
                 """,
             arguments: [Data(keyID), Data(Hashing.keyID(recipient)), label.rawValue, Data(sealed), expiresAt, now()])
     }

@@ -81,10 +81,32 @@ extension Vault {
                 """, arguments: [since ?? Int64.min, until ?? Int64.max]
         ).map { row in
             let e = AuditLog.decode(row)
+            guard try authenticReview(db, breakglassSeq: e.seq) else {
+                return BreakGlassItem(
+                    event: AuditEvent(entry: e, reason: openReason(e.reasonSealed, with: key)), reviewer: nil,
+                    comment: nil, reviewedAt: nil)
+            }
             return BreakGlassItem(
                 event: AuditEvent(entry: e, reason: openReason(e.reasonSealed, with: key)), reviewer: row["r_reviewer"],
                 comment: openReason((row["r_comment"] as Data?).map { Array($0) }, with: key), reviewedAt: row["r_at"])
         }
+    }
+
+    /// Whether break-glass `seq` has a review the vault wrote: an `audit_reviews` row carrying its MAC whose
+    /// review entry in the log is a `breakglass.review` of that seq by the same reviewer. A row inserted or edited
+    /// outside the vault counts as no review (and as an integrity failure).
+    func authenticReview(_ db: Database, breakglassSeq seq: Int64) throws -> Bool {
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM audit_reviews WHERE breakglass_seq = ?"), arguments: [seq])
+        else { return false }
+        guard (try? checkAuthenticated(.review, row, fields: Self.reviewFields)) != nil,
+            let entry = try Row.fetchOne(
+                db, sql: "SELECT action, target, actor FROM access_log WHERE seq = ?", arguments: [row["review_seq"]]),
+            (entry["action"] as String) == "breakglass.review", (entry["target"] as String) == "breakglass:\(seq)",
+            (entry["actor"] as String) == (row["reviewer"] as String)
+        else { return false }
+        return true
     }
 
     /// Records an auditor's review of break-glass entry `seq` (action `breakglass.review`; the comment is sealed
@@ -104,17 +126,18 @@ extension Vault {
                 try String.fetchOne(db, sql: "SELECT action FROM access_log WHERE seq = ?", arguments: [seq])
                     == "breakglass.start"
             else { throw VaultError.notFound("seq \(seq) is not a break-glass start") }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM audit_reviews WHERE breakglass_seq = ?", arguments: [seq])
-                ?? false
-            {
+            if try self.authenticReview(db, breakglassSeq: seq) {
                 throw VaultError.conflict("break-glass seq \(seq) has been reviewed already")
             }
+            // A row the vault did not write (no valid MAC) is no review: it gives way to the real one.
+            try db.execute(sql: "DELETE FROM audit_reviews WHERE breakglass_seq = ?", arguments: [seq])
             try self.record(db, user.caller(requestID: requestID), "breakglass.review", target, reason: comment)
             let reviewSeq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM access_log") ?? 0
             try db.execute(
                 sql:
                     "INSERT INTO audit_reviews (breakglass_seq, review_seq, reviewer, reviewed_at) VALUES (?, ?, ?, ?)",
                 arguments: [seq, reviewSeq, user.username, self.now()])
+            try self.authenticateNewRow(db, .review, table: "audit_reviews", key: ("breakglass_seq", seq))
             let key = try self.openAuditorsKey(db, as: user)
             guard
                 let item = try self.breakGlassItems(db, key: key, since: nil, until: nil).first(where: {

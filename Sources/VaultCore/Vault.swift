@@ -55,8 +55,10 @@ public final class Vault: Sendable {
     let throttle = UnlockThrottle()
     let verified = VerifiedSignatures()
     let manifests = VerifiedManifests()
+    let manifestHeads = ManifestHeads()
     let hints = IngestHints()
     let relayTokens = RelayTokenCache()
+    let stateMAC: StateMAC
     let logger: Logger
 
     public static func databasePath(_ directory: URL) -> String {
@@ -107,13 +109,7 @@ public final class Vault: Sendable {
             throw VaultError.notFound(
                 "no vault at \(directory.path); run `consultvault init --data \(directory.path)` first")
         }
-        let db = try VaultDatabase(path: databasePath(directory))
-        let meta = try db.writer.read { db in
-            try Dictionary(
-                uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM vault_meta").map {
-                    ($0["key"] as String, $0["value"] as DatabaseValue)
-                })
-        }
+        let meta = try VaultDatabase.readMeta(path: databasePath(directory))
         guard let idData = meta["vault_id"].flatMap({ Data.fromDatabaseValue($0) }),
             let vaultID = ID(bytes: Array(idData))
         else { throw VaultError.integrity("vault metadata is missing its id") }
@@ -122,13 +118,17 @@ public final class Vault: Sendable {
             ?? .moderate
         let floor = meta["min_retention_days"].flatMap { Int.fromDatabaseValue($0) } ?? 365
         let keys = try VaultKeys.load(from: keysDirectory(directory), expectedVaultID: vaultID)
+        let stateMAC = try StateMAC(boxKey: keys.box, logger: logger)
+        let db = try VaultDatabase(path: databasePath(directory), readonly: false, stateMAC: stateMAC)
         return Vault(
-            directory: directory, database: db, keys: keys, clock: clock, settings: settings, kdfProfile: profile,
+            stateMAC: stateMAC, directory: directory, database: db, keys: keys, clock: clock, settings: settings,
+            kdfProfile: profile,
             minRetentionDays: floor, logger: logger)
     }
 
     private init(
-        directory: URL, database: VaultDatabase, keys: VaultKeys, clock: VaultClock, settings: VaultSettings,
+        stateMAC: StateMAC, directory: URL, database: VaultDatabase, keys: VaultKeys, clock: VaultClock,
+        settings: VaultSettings,
         kdfProfile: KDFParameters.Profile, minRetentionDays: Int, logger: Logger
     ) {
         self.directory = directory
@@ -141,7 +141,9 @@ public final class Vault: Sendable {
         self.sessions = SessionStore(
             clock: clock, idle: settings.sessionIdleSeconds, lifetime: settings.sessionLifetimeSeconds)
         self.derivations = DerivationLimiter(limit: settings.maxConcurrentDerivations)
+        self.stateMAC = stateMAC
         self.logger = logger
+        stateMAC.whenFailing { [weak self] record in self?.recordIntegrityFailure(record) }
     }
 
     /// Checks a signature by the vault's current or any earlier signing key (attestations, epochs, manifests).
@@ -289,4 +291,12 @@ final class RelayTokenCache: Sendable {
     func forget(name: String) {
         known.withLock { m in m = m.filter { $0.value.0.name != name } }
     }
+}
+
+/// The newest manifest version this process has seen per desk: a version that goes down is a rollback.
+final class ManifestHeads: Sendable {
+    private let seen = Mutex<[ID: Int64]>([:])
+
+    func highest(_ desk: ID) -> Int64 { seen.withLock { $0[desk] ?? 0 } }
+    func saw(_ version: Int64, for desk: ID) { seen.withLock { $0[desk] = max($0[desk] ?? 0, version) } }
 }

@@ -11,6 +11,10 @@ public struct VaultDatabase: Sendable {
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Throws: `VaultError.storageUnavailable` when SQLite cannot open or migrate it.
     public init(path: String, readonly: Bool = false) throws {
+        try self.init(path: path, readonly: readonly, stateMAC: nil)
+    }
+
+    init(path: String, readonly: Bool, stateMAC: StateMAC?) throws {
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
@@ -29,7 +33,7 @@ public struct VaultDatabase: Sendable {
                 try writer.writeWithoutTransaction { db in
                     try db.execute(sql: "PRAGMA synchronous = FULL")
                 }
-                try Self.migrator.migrate(writer)
+                try Self.migrator(stateMAC: stateMAC).migrate(writer)
             }
         } catch {
             throw VaultError(.storageUnavailable, "cannot open the vault database at \(path): \(Self.describe(error))")

@@ -42,6 +42,8 @@ struct CaseController {
 
     struct AssignRequest: Decodable {
         let assignee: String
+        /// Required when a supervisor assigns a case to themselves (reviewed like break-glass).
+        let reason: String?
     }
 
     struct PatchRequest: Decodable {
@@ -243,7 +245,8 @@ struct CaseController {
         let id = try Self.caseID(context)
         let body = try await JSONBody.decode(AssignRequest.self, from: request, limit: maxBodyBytes)
         try RelayController.check(body.assignee, "assignee", max: 64)
-        try await vault.assign(caseID: id, to: body.assignee, as: user, requestID: context.requestID)
+        try await vault.assign(
+            caseID: id, to: body.assignee, reason: body.reason, as: user, requestID: context.requestID)
         return try JSONBody.response(["case_id": id.description, "assignee": body.assignee])
     }
 

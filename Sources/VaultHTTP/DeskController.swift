@@ -29,9 +29,16 @@ struct DeskController {
         let fingerprint: String
     }
 
+    struct AcceptRequest: Decodable {
+        let recoveryFingerprint: String
+
+        enum CodingKeys: String, CodingKey { case recoveryFingerprint = "recovery_fingerprint" }
+    }
+
     func addRoutes(to router: Router<VaultRequestContext>) {
         router.get("/v1/desks/:desk/members", use: members)
         router.post("/v1/desks/:desk/members/:username/confirm", use: confirm)
+        router.post("/v1/desks/:desk/accept", use: accept)
     }
 
     static func path(_ context: VaultRequestContext, _ name: String) throws -> String {
@@ -62,5 +69,14 @@ struct DeskController {
             desk: desk, username: username, fingerprint: body.fingerprint, supervisor: user,
             requestID: context.requestID)
         return try JSONBody.response(["desk": desk, "username": username, "state": "confirmed"])
+    }
+
+    @Sendable func accept(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let user = try await auth.staff(request)
+        let desk = try Self.path(context, "desk")
+        let body = try await JSONBody.decode(AcceptRequest.self, from: request, limit: maxBodyBytes)
+        try await vault.acceptDesk(
+            name: desk, recoveryFingerprint: body.recoveryFingerprint, as: user, requestID: context.requestID)
+        return try JSONBody.response(["desk": desk, "state": "accepted"])
     }
 }

@@ -26,6 +26,11 @@ struct MetricsController {
                 namespace: "consultvault", metricName: "desks_without_unlocked", unitName: "supervisor",
                 helpText: "Desks none of whose supervisors is unlocked")
         ).set(Double(stalled.count))
+        registry.makeGauge(
+            descriptor: .init(
+                namespace: "consultvault", metricName: "integrity_failures", unitName: "total",
+                helpText: "Stored rows whose MAC or signature did not check since start (schema/FORMAT.md §18)")
+        ).set(Double(vault.integrityFailureCount))
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return Response(

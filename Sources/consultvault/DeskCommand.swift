@@ -7,14 +7,18 @@ struct DeskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "desk", abstract: "Desks: membership, recovery, retention, LINE channel secret, relay key.",
         subcommands: [
-            Add.self, Invite.self, Confirm.self, RemoveMember.self, Recover.self, SetRetention.self,
+            Add.self, Accept.self, Invite.self, Confirm.self, RemoveMember.self, Recover.self, SetRetention.self,
             ApproveRetention.self,
             SetUnsend.self, SetLineSecret.self, SetRelayKey.self, Rehash.self,
         ])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a desk sealed to its founding supervisor and the recovery key. Needs an enrolled auditor."
+            abstract: "Propose a desk: its founding supervisor and recovery key. Needs an enrolled auditor.",
+            discussion: """
+                No key exists until the founding supervisor accepts the desk (`desk accept`), typing the recovery \
+                key's fingerprint as the municipality gave it to them.
+                """
         )
 
         @OptionGroup var options: DataOptions
@@ -33,7 +37,36 @@ struct DeskCommand: AsyncParsableCommand {
                 try await vault.addDesk(
                     name: name, supervisor: supervisor, recoveryKey: Array(key), retentionDays: retentionDays,
                     caller: .cli())
-                print("created desk \(name) with founding supervisor \(supervisor)")
+                print(
+                    "proposed desk \(name); recovery key fingerprint \(Vault.recoveryFingerprint(Array(key)))")
+                print(
+                    "next: \(supervisor) runs `consultvault desk accept --name \(name) --as \(supervisor) "
+                        + "--recovery-fingerprint F` with F from the municipality's copy of `recovery-key new`")
+            }
+        }
+    }
+
+    struct Accept: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "As the founding supervisor S, accept a proposed desk: its keys are made and sealed to S and the recovery key.",
+            discussion: """
+                S's passphrase from CONSULTVAULT_PASSPHRASE or a prompt. F is the recovery key's fingerprint as the \
+                municipality's copy of `recovery-key new` shows it; exit 1 and nothing sealed on a mismatch.
+                """)
+
+        @OptionGroup var options: DataOptions
+        @Option var name: String
+        @Option(name: .customLong("as"), help: "The founding supervisor named at `desk add`.") var supervisor: String
+        @Option(help: "The recovery key's fingerprint, from the municipality.") var recoveryFingerprint: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let me = try await Secrets.unlock(vault, as: supervisor)
+                try await vault.acceptDesk(
+                    name: name, recoveryFingerprint: recoveryFingerprint, as: me, requestID: Caller.cli().requestID)
+                print("accepted desk \(name); its keys are sealed to \(supervisor) and the recovery key")
             }
         }
     }

@@ -12,7 +12,8 @@ struct RecoveryKeyCommand: AsyncParsableCommand {
             abstract: "Make a recovery key pair; write N Shamir share files (any K recover it); print the public key.",
             discussion: """
                 The secret itself is never written: only the share files, one per holder, to print and store apart.
-                The public key (last line) goes to `desk add --recovery-key`.
+                The public key (last line) goes to `desk add --recovery-key`; the fingerprint to the founding \
+                supervisor, who checks it at `desk accept`.
                 """)
 
         @OptionGroup var options: DataOptions
@@ -47,6 +48,9 @@ struct RecoveryKeyCommand: AsyncParsableCommand {
                 }
                 print("wrote \(shares) share files to \(dir.path); any \(threshold) of them recover the key.")
                 print("Print each, give it to a different holder, store them apart, then delete the files.")
+                print(
+                    "Fingerprint (give it to each desk's founding supervisor, who types it at `desk accept`): "
+                        + Vault.recoveryFingerprint(pair.publicKey))
                 print(Data(pair.publicKey).base64EncodedString())
             }
         }

@@ -57,6 +57,11 @@ public struct Fixture: Sendable {
             name: "gyakutai", supervisor: "sup2", recoveryKey: recovery.publicKey, retentionDays: nil, caller: cli)
         let sup = try await vault.unlockForCLI(username: "sup", passphrase: passphrases["sup"]!)
         let sup2 = try await vault.unlockForCLI(username: "sup2", passphrase: passphrases["sup2"]!)
+        // Each founding supervisor accepts their desk, vouching for the recovery key's fingerprint.
+        let recoveryFingerprint = Vault.recoveryFingerprint(recovery.publicKey)
+        try await vault.acceptDesk(name: "ijime", recoveryFingerprint: recoveryFingerprint, as: sup, requestID: "setup")
+        try await vault.acceptDesk(
+            name: "gyakutai", recoveryFingerprint: recoveryFingerprint, as: sup2, requestID: "setup")
         for u in ["cou1", "cou4", "cou3"] { try await vault.invite(desk: "ijime", username: u, caller: cli) }
         for u in ["cou1", "cou4"] {
             try await vault.confirm(

@@ -32,7 +32,7 @@ import VaultTestSupport
         // Bypass policy: call the key path directly with cou2's real keys.
         let vault = f.vault
         let opened: Bool = try await vault.database.read { db in
-            let c = try #require(try CaseRow.find(db, id: r.caseID))
+            let c = try #require(try vault.findCase(db, id: r.caseID))
             let desk = try vault.desk(db, id: c.deskID)
             let epoch = try vault.epochKey(db, case: c, epoch: 0)
             return (try? vault.openEpoch(db, keyID: epoch.keyID, case: c, desk: desk, as: cou2)) != nil
@@ -44,7 +44,7 @@ import VaultTestSupport
             try await f.vault.transcript(caseID: r.caseID, afterSeq: 0, limit: 10, as: cou3, requestID: "r3")
         }
         let cou3Opens: Bool = try await vault.database.read { db in
-            let c = try #require(try CaseRow.find(db, id: r.caseID))
+            let c = try #require(try vault.findCase(db, id: r.caseID))
             let desk = try vault.desk(db, id: c.deskID)
             let epoch = try vault.epochKey(db, case: c, epoch: 0)
             return (try? vault.openEpoch(db, keyID: epoch.keyID, case: c, desk: desk, as: cou3)) != nil
@@ -65,7 +65,7 @@ import VaultTestSupport
         let cou4 = try await f.unlock("cou4")
         let vault = f.vault
         let results: [Bool] = try await vault.database.read { db in
-            let c = try #require(try CaseRow.find(db, id: first.caseID))
+            let c = try #require(try vault.findCase(db, id: first.caseID))
             let desk = try vault.desk(db, id: c.deskID)
             let queue = try vault.openDeskKey(db, desk: desk, kind: .deskQueue, as: cou4)
             let rows = try Row.fetchAll(
@@ -147,6 +147,8 @@ import VaultTestSupport
                 try Row.fetchOne(db, sql: "SELECT * FROM desk_manifests ORDER BY created_at LIMIT 1"))
             var m = try DeskManifest(body: Array(row["body"] as Data))
             m.queuePublic = attacker.publicKey
+            // An attacker writing the database drops the append-only trigger first.
+            try db.execute(sql: "DROP TRIGGER desk_manifests_append_only_update")
             try db.execute(
                 sql: "UPDATE desk_manifests SET body = ? WHERE desk_id = ? AND version = ?",
                 arguments: [Data(m.body), row["desk_id"] as Data, row["version"] as Int64])

@@ -25,7 +25,7 @@ import VaultTestSupport
         // sup2 (a supervisor of another desk) takes over ijime.
         try await f.vault.recoverDesk(name: "ijime", to: "sup2", recoverySecret: secret, caller: .cli())
         let sup2 = try await f.unlock("sup2")
-        try await f.vault.assign(caseID: r.caseID, to: "sup2", as: sup2, requestID: "r")
+        try await f.vault.assign(caseID: r.caseID, to: "sup2", reason: "desk recovered", as: sup2, requestID: "r")
         let page = try await f.vault.transcript(caseID: r.caseID, afterSeq: 0, limit: 10, as: sup2, requestID: "r")
         #expect(page.first?.text == "history")
         // A wrong secret (another key) is refused and recorded.

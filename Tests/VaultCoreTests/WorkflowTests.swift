@@ -14,7 +14,7 @@ import VaultTestSupport
             let row = try #require(
                 try Row.fetchOne(db, sql: "SELECT * FROM messages WHERE id = ?", arguments: [Data(messageID.bytes)]))
             let m = try StoredMessage(row: row)
-            let c = try #require(try CaseRow.find(db, id: ID(bytes: Array(row["case_id"] as Data))!))
+            let c = try #require(try vault.findCase(db, id: ID(bytes: Array(row["case_id"] as Data))!))
             let desk = try vault.desk(db, id: c.deskID)
             guard let epoch = try? vault.openEpoch(db, keyID: m.epochKeyID, case: c, desk: desk, as: user) else {
                 return false

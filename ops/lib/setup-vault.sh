@@ -15,6 +15,7 @@
 declare -gA CV_CODE=() CV_PASSPHRASE=() CV_ROLE=() CV_FINGERPRINT=()
 CV_VERIFIER_KEY=""
 CV_RECOVERY_PUB=""
+CV_RECOVERY_FINGERPRINT=""
 CV_RELAY_TOKEN=""
 
 cv_error() { printf 'setup-vault: %s\n' "$*" >&2; }
@@ -55,9 +56,13 @@ cv_last_line() {
 # cv_init KDF: creates the vault; sets CV_VERIFIER_KEY.
 cv_init() { CV_VERIFIER_KEY=$(cv_last_line init --kdf "$1"); }
 
-# cv_recovery_key DIR SHARES THRESHOLD: writes share files to DIR; sets CV_RECOVERY_PUB.
+# cv_recovery_key DIR SHARES THRESHOLD: writes share files to DIR; sets CV_RECOVERY_PUB and
+# CV_RECOVERY_FINGERPRINT (what the municipality gives each founding supervisor).
 cv_recovery_key() {
-    CV_RECOVERY_PUB=$(cv_last_line recovery-key new --shares "$2" --threshold "$3" --out "$1")
+    local out
+    out=$(cv recovery-key new --shares "$2" --threshold "$3" --out "$1") || return
+    CV_RECOVERY_PUB=$(printf '%s\n' "$out" | tail -n 1)
+    CV_RECOVERY_FINGERPRINT=$(printf '%s\n' "$out" | sed -n 's/^Fingerprint[^:]*: //p')
 }
 
 # cv_user_add USERNAME ROLE PASSPHRASE: creates the account, remembers its enrollment code
@@ -80,8 +85,18 @@ cv_user_enroll() {
     CV_FINGERPRINT[$1]=$fingerprint
 }
 
-# cv_desk_add DESK SUPERVISOR: creates the desk, founded by SUPERVISOR, sealed to CV_RECOVERY_PUB.
-cv_desk_add() { cv_quiet desk add --name "$1" --supervisor "$2" --recovery-key "$CV_RECOVERY_PUB"; }
+# cv_desk_add DESK SUPERVISOR: the admin proposes the desk with CV_RECOVERY_PUB; SUPERVISOR (unlocked
+# with their passphrase) accepts it, typing CV_RECOVERY_FINGERPRINT; its keys are then sealed.
+cv_desk_add() {
+    cv_quiet desk add --name "$1" --supervisor "$2" --recovery-key "$CV_RECOVERY_PUB" || return
+    cv_desk_accept "$1" "$2"
+}
+
+# cv_desk_accept DESK SUPERVISOR [FINGERPRINT]
+cv_desk_accept() {
+    CONSULTVAULT_PASSPHRASE=${CV_PASSPHRASE[$2]:-} \
+        cv_quiet desk accept --name "$1" --as "$2" --recovery-fingerprint "${3:-$CV_RECOVERY_FINGERPRINT}"
+}
 
 # cv_desk_invite DESK USERNAME
 cv_desk_invite() { cv_quiet desk invite --name "$1" --username "$2"; }
