@@ -57,6 +57,7 @@ public final class Vault: Sendable {
     let manifests = VerifiedManifests()
     let hints = IngestHints()
     let relayTokens = RelayTokenCache()
+    let checkpointAppender: CheckpointAppender
     let logger: Logger
 
     public static func databasePath(_ directory: URL) -> String {
@@ -108,6 +109,7 @@ public final class Vault: Sendable {
                 "no vault at \(directory.path); run `consultvault init --data \(directory.path)` first")
         }
         let db = try VaultDatabase(path: databasePath(directory))
+        try db.verifySchema()
         let meta = try db.writer.read { db in
             try Dictionary(
                 uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM vault_meta").map {
@@ -141,6 +143,7 @@ public final class Vault: Sendable {
         self.sessions = SessionStore(
             clock: clock, idle: settings.sessionIdleSeconds, lifetime: settings.sessionLifetimeSeconds)
         self.derivations = DerivationLimiter(limit: settings.maxConcurrentDerivations)
+        self.checkpointAppender = CheckpointAppender(file: CheckpointFile(directory: directory), logger: logger)
         self.logger = logger
     }
 
@@ -187,7 +190,7 @@ public final class Vault: Sendable {
     func auditorsPublicKey(_ db: Database) throws -> [UInt8] {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT public_key, signature FROM auditor_keys ORDER BY created_at DESC LIMIT 1")
+                db, sql: "SELECT public_key, signature FROM auditor_keys ORDER BY created_at DESC, rowid DESC LIMIT 1")
         else { throw VaultError.conflict("no auditor has enrolled; reasons cannot be recorded yet") }
         let pk = Array(row["public_key"] as Data)
         guard
