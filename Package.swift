@@ -86,6 +86,7 @@ let package = Package(
                 "VaultCore",
                 "VaultCrypto",
                 "VaultTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -123,6 +123,8 @@ extension Vault {
                     try self.scheduleRotation(db, deskID: id, reason: "user.disable \(username)")
                 }
             }
+            // An auditor's departure rotates the auditors' key: later reasons are sealed to a key they never had.
+            if user.role == .auditor { try self.rotateAuditorsKey(db, removing: user) }
             try self.record(db, caller, "user.disable", "user:\(username)")
             return user.id
         }

@@ -90,6 +90,18 @@ public enum AuditLog {
             throw VaultError(
                 .auditUnavailable, "the access log could not be written; nothing was served. Check the disk.")
         }
+        // Exactly this row must now be in the log: a trigger planted in the database (`RAISE(IGNORE)`) would make
+        // the INSERT succeed without storing anything, and the action would go unlogged (fail closed instead).
+        var stored: Data?
+        if db.changesCount == 1 {
+            stored = try Data.fetchOne(
+                db.cachedStatement(sql: "SELECT hash FROM access_log WHERE seq = ?"), arguments: [e.seq])
+        }
+        guard let stored, Array(stored) == e.hash else {
+            throw VaultError.integrity(
+                "the access log did not keep entry \(e.seq); nothing was served. The database schema was altered "
+                    + "outside the vault; see ops/RUNBOOK.md (integrity_failure)")
+        }
         memo?.auditHead = (e.seq, e.hash)
         return e
     }

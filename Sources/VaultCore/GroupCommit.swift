@@ -20,12 +20,14 @@ final class GroupCommitter: Sendable {
     }
 
     private let writer: DatabasePool
+    private let health: WriteHealth
     private let state = Mutex(State())
     private let currentMemo = Mutex<BatchMemo?>(nil)
     let maxBatch: Int
 
-    init(writer: DatabasePool, maxBatch: Int = 256) {
+    init(writer: DatabasePool, health: WriteHealth = WriteHealth(), maxBatch: Int = 256) {
         self.writer = writer
+        self.health = health
         self.maxBatch = maxBatch
     }
 
@@ -71,7 +73,7 @@ final class GroupCommitter: Sendable {
                 currentMemo.withLock { $0 = memo }
                 defer { currentMemo.withLock { $0 = nil } }
                 // What the batch's surviving writes asked to run once their rows are durable.
-                var afterCommit: [@Sendable () -> Void] = []
+                var afterCommit: [@Sendable (Database) -> Void] = []
                 // One named savepoint per write, through cached statements (GRDB's `inSavepoint` compiles its
                 // SQL on every call).
                 let begin = try db.cachedStatement(sql: "SAVEPOINT batch_write")
@@ -95,7 +97,8 @@ final class GroupCommitter: Sendable {
                     }
                     return .commit
                 }
-                for action in afterCommit { action() }
+                health.succeeded()
+                for action in afterCommit { action(db) }
             }
             state.withLock {
                 $0.batches += 1
@@ -107,6 +110,7 @@ final class GroupCommitter: Sendable {
             let mapped: Error =
                 (error as? DatabaseError).map(VaultDatabase.map) ?? (error as? VaultError)
                 ?? VaultError(.storageUnavailable, "the batch could not be committed; retry")
+            if let e = mapped as? VaultError { health.note(e) }
             for write in batch { write.finish(batchError: mapped) }
         }
     }
@@ -129,7 +133,7 @@ final class BatchMemo: @unchecked Sendable {
     var auditHead: (seq: Int64, hash: [UInt8])?
     /// Work the write running now asks for once the batch has committed (`afterNextTransaction` would also
     /// run it for a write whose savepoint was rolled back). Dropped with the write when it rolls back.
-    var afterCommit: [@Sendable () -> Void] = []
+    var afterCommit: [@Sendable (Database) -> Void] = []
 }
 
 /// One queued write, type-erased.

@@ -20,10 +20,21 @@ extension Vault {
         return all.filter { !covered.contains($0) }
     }
 
-    /// Throws unless the database (and so the access log) takes a write lock right now.
+    /// Throws unless the vault can serve: the schema is the golden one, the database (and so the access log) takes a
+    /// write lock right now, and `audit-checkpoints.log` can be appended to. After a failed write (disk full, I/O
+    /// error) a probe write must commit before the vault counts as ready again.
+    /// - Throws: `.integrity` for an altered schema, `.auditUnavailable` / `.storageUnavailable` otherwise.
     public func checkWritable() async throws {
+        try await database.verifySchemaAsync()
+        let probe = database.health.isFailing
         try await database.transaction { db in
             _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM vault_meta")
+            if probe {
+                try db.execute(
+                    sql: "INSERT INTO vault_meta (key, value) VALUES ('write_probe', ?) "
+                        + "ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [self.now()])
+            }
         }
+        try checkpointAppender.checkWritable()
     }
 }

@@ -238,10 +238,6 @@ extension Vault {
                 try self.record(db, caller, "transcript.read", target, .denied)
                 return .denied(denial)
             }
-            try self.record(
-                db, caller, "transcript.read", includeRetracted ? "\(target) include_retracted" : target,
-                reason: reason,
-                desk: desk)
             let pageLimit = min(max(limit, 1), 1000)
             // A cursor reuses one row and reads the blobs without an intermediate copy (a 1,000-row page).
             let cursor = try Row.fetchCursor(
@@ -289,8 +285,11 @@ extension Vault {
                         do {
                             epochs[m.epochKeyID] = try self.openEpoch(
                                 db, keyID: m.epochKeyID, case: c, desk: desk, as: user)
-                        } catch let e as VaultError {
-                            keyFailure = e  // the read stays recorded; the request fails after the commit
+                        } catch {
+                            // Recorded as an error below; the request fails after the commit. A wrap that fails its
+                            // libsodium check (tampered) is an integrity failure.
+                            keyFailure =
+                                error as? VaultError ?? .integrity("a stored key wrap of this case failed its check")
                             continue
                         }
                     }
@@ -304,6 +303,10 @@ extension Vault {
                     chunk.removeAll(keepingCapacity: true)
                 }
             }
+            // Recorded once the page is known: `error` when a key failed and nothing is served.
+            try self.record(
+                db, caller, "transcript.read", includeRetracted ? "\(target) include_retracted" : target,
+                keyFailure == nil ? .allowed : .error, reason: reason, desk: desk)
             if !chunk.isEmpty, keyFailure == nil {
                 jobs.start { [chunk, epochs] in try openChunk(chunk, epochs) }
             }

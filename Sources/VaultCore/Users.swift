@@ -191,8 +191,9 @@ extension Vault {
                     Data(box.publicKey), Data(signing.publicKey), Data(attestation), Data(wrapped), Data(salt),
                     Int64(params.opsLimit), params.memLimit, self.now(), Data(user.id.bytes),
                 ])
-            if user.role == .auditor, try Int.fetchOne(db, sql: "SELECT count(*) FROM auditor_keys") == 0 {
-                try self.createAuditorsKey(db, firstAuditor: keys)
+            // The first auditor (or the first after every holder left) makes a new generation of the auditors' key.
+            if user.role == .auditor, try !self.auditorsKeyHasHolder(db) {
+                try self.storeAuditorsKey(db, recipients: [keys])
             }
             try self.record(db, caller, "enroll", "user:\(username)")
         }
@@ -280,17 +281,6 @@ extension Vault {
             throw VaultError.notFound("no user \(username)")
         }
         return try verifiedKeys(user)
-    }
-
-    private func createAuditorsKey(_ db: Database, firstAuditor: UserKeys) throws {
-        let pair = try BoxKeyPair.generate()
-        let signature = keys.signing.sign(auditorsKeyMessage(pair.publicKey))
-        try db.execute(
-            sql: "INSERT INTO auditor_keys (key_id, public_key, signature, created_at) VALUES (?, ?, ?, ?)",
-            arguments: [Data(pair.keyID), Data(pair.publicKey), Data(signature), now()])
-        try storeWrap(
-            db, secret: pair.secretKey, label: .auditors, scope: keys.vaultID.bytes, keyID: pair.keyID,
-            recipient: firstAuditor.boxPublic)
     }
 
     func auditorsKeyMessage(_ publicKey: [UInt8]) -> [UInt8] {

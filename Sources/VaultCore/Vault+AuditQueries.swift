@@ -70,7 +70,8 @@ extension Vault {
         }
     }
 
-    func breakGlassItems(_ db: Database, key: BoxKeyPair?, since: Int64?, until: Int64?) throws -> [BreakGlassItem] {
+    func breakGlassItems(_ db: Database, key: AuditorsKeyring?, since: Int64?, until: Int64?) throws -> [BreakGlassItem]
+    {
         try Row.fetchAll(
             db,
             sql: """

@@ -3,30 +3,66 @@ import GRDB
 import VaultCrypto
 
 extension Vault {
-    /// Opens the auditors' key through the auditor's own wrap; nil when they have not been confirmed into it.
-    func openAuditorsKey(_ db: Database, as user: UnlockedUser) throws -> BoxKeyPair? {
-        guard
-            let keyID = try Data.fetchOne(db, sql: "SELECT key_id FROM auditor_keys ORDER BY created_at DESC LIMIT 1")
-                .map({ Array($0) })
-        else { return nil }
-        if let cached = user.cached(keyID) { return cached }
-        guard
-            let sealed = try Data.fetchOne(
-                db, sql: "SELECT sealed FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
-                arguments: [Data(keyID), Data(user.box.keyID)])
-        else { return nil }
-        let pair = try LabelledWrap.openBoxKey(
-            Array(sealed), with: user.box, label: .auditors, scope: keys.vaultID.bytes, keyID: keyID)
-        user.cache(pair)
-        return pair
+    /// Opens every generation of the auditors' key `user` can reach, newest first; nil when they hold no copy of the
+    /// newest. The newest opens through their own wrap; each older one through their own wrap or a chain wrap sealed
+    /// to a newer generation. An older generation opened through the auditor's own wrap and not yet chained to the
+    /// newest is chained now (sealed to the newest public key once its vault signature checks), so that auditors
+    /// confirmed after a rotation read the older reasons too (schema/FORMAT.md §6.2). Call it in a write transaction.
+    func openAuditorsKey(_ db: Database, as user: UnlockedUser) throws -> AuditorsKeyring? {
+        let ids = try auditorsKeyIDs(db)
+        guard let newestID = ids.first else { return nil }
+        let newest: BoxKeyPair
+        if let cached = user.cached(newestID) {
+            newest = cached
+        } else {
+            guard
+                let sealed = try Data.fetchOne(
+                    db, sql: "SELECT sealed FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
+                    arguments: [Data(newestID), Data(user.box.keyID)])
+            else { return nil }
+            newest = try LabelledWrap.openBoxKey(
+                Array(sealed), with: user.box, label: .auditors, scope: keys.vaultID.bytes, keyID: newestID)
+            user.cache(newest)
+        }
+        var ring = [newest]
+        for keyID in ids.dropFirst() {
+            let wraps = try Row.fetchAll(
+                db, sql: "SELECT recipient_key_id, sealed FROM key_wraps WHERE key_id = ?", arguments: [Data(keyID)]
+            ).map { (recipient: Array($0["recipient_key_id"] as Data), sealed: Array($0["sealed"] as Data)) }
+            let holders = [user.box] + ring
+            var opened: (pair: BoxKeyPair, direct: Bool)?
+            for w in wraps {
+                guard let holder = holders.first(where: { $0.keyID == w.recipient }),
+                    let pair = try? LabelledWrap.openBoxKey(
+                        w.sealed, with: holder, label: .auditors, scope: keys.vaultID.bytes, keyID: keyID)
+                else { continue }
+                opened = (pair, holder.keyID == user.box.keyID)
+                break
+            }
+            guard let opened else { continue }
+            if opened.direct, !wraps.contains(where: { $0.recipient == newest.keyID }) {
+                let pk = try auditorsPublicKey(db)
+                if Hashing.keyID(pk) == newest.keyID {
+                    try storeWrap(
+                        db, secret: opened.pair.secretKey, label: .auditors, scope: keys.vaultID.bytes, keyID: keyID,
+                        recipient: pk)
+                }
+            }
+            ring.append(opened.pair)
+        }
+        return AuditorsKeyring(keys: ring)
     }
 
-    /// Opens the auditors' part of a sealed reason (`canonical(seal(auditors), seal(oversight))`).
-    func openReason(_ sealed: [UInt8]?, with key: BoxKeyPair?) -> String? {
-        guard let sealed, let key, let first = try? Canonical.decode(sealed).first,
-            let plain = try? SealedBox.open(first, with: key)
-        else { return nil }
-        return plain.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    /// Opens the auditors' part of a sealed reason (`canonical(seal(auditors), seal(oversight))`) with whichever
+    /// generation of the auditors' key it was sealed to.
+    func openReason(_ sealed: [UInt8]?, with ring: AuditorsKeyring?) -> String? {
+        guard let sealed, let ring, let first = try? Canonical.decode(sealed).first else { return nil }
+        for key in ring.keys {
+            if let plain = try? SealedBox.open(first, with: key) {
+                return plain.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+            }
+        }
+        return nil
     }
 
     /// Records a denied `action` and throws 403 unless `user` is an auditor.
@@ -68,8 +104,8 @@ extension Vault {
                     ))
             }
             try self.storeWrap(
-                db, secret: mine.secretKey, label: .auditors, scope: self.keys.vaultID.bytes, keyID: mine.keyID,
-                recipient: keys.boxPublic)
+                db, secret: mine.newest.secretKey, label: .auditors, scope: self.keys.vaultID.bytes,
+                keyID: mine.newest.keyID, recipient: keys.boxPublic)
             try self.record(db, caller, "auditor.confirm", target)
             return .done
         }

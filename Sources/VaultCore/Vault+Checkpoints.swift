@@ -4,7 +4,7 @@ import VaultCrypto
 
 extension Vault {
     /// `DIR/audit-checkpoints.log`.
-    public var checkpointFile: CheckpointFile { CheckpointFile(directory: directory) }
+    public var checkpointFile: CheckpointFile { checkpointAppender.file }
 
     /// Signs a note over the current chain head inside the caller's write transaction, stores it, and appends
     /// it to `audit-checkpoints.log` once that transaction commits (so the file never anchors an entry that
@@ -35,22 +35,22 @@ extension Vault {
         try db.execute(
             sql: "INSERT INTO audit_notes (kind, seq, time, note) VALUES (?, ?, ?, ?)",
             arguments: [kind.rawValue, seq, note.time, signed.encoded])
+        let rowID = db.lastInsertedRowID
+        let stored = signed.encoded
         let line = signed.line(kind: kind)
-        let file = checkpointFile
-        let logger = self.logger
-        let append: @Sendable () -> Void = {
-            do {
-                try file.append(line)
-            } catch {
-                logger.error("the signed \(kind.rawValue) note could not be appended to audit-checkpoints.log")
-            }
+        let appender = checkpointAppender
+        // The line is written only once the write holding the note has committed, and only if the note is then
+        // really stored: a rolled-back note (a throw, a failed COMMIT, SQLite's own rollback after a disk-full error,
+        // a group-commit savepoint) never reaches the file, where it would fail `audit verify` for ever.
+        let append: @Sendable (Database) -> Void = { db in
+            guard
+                (try? String.fetchOne(db, sql: "SELECT note FROM audit_notes WHERE id = ?", arguments: [rowID]))
+                    == stored
+            else { return }
+            appender.append(line)
         }
-        // Inside a group-commit batch the write may still be rolled back alone (its savepoint), while the batch
-        // commits: the line waits for this write to survive, not merely for the transaction to commit.
-        if let memo = database.batchMemo {
-            memo.afterCommit.append(append)
-        } else {
-            db.afterNextTransaction(onCommit: { _ in append() })
+        guard database.afterCommit(append) else {
+            throw VaultError(.internalError, "a checkpoint must be signed inside a vault transaction")
         }
         return signed
     }

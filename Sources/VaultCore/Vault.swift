@@ -59,6 +59,7 @@ public final class Vault: Sendable {
     let hints = IngestHints()
     let relayTokens = RelayTokenCache()
     let stateMAC: StateMAC
+    let checkpointAppender: CheckpointAppender
     let logger: Logger
 
     public static func databasePath(_ directory: URL) -> String {
@@ -120,6 +121,7 @@ public final class Vault: Sendable {
         let keys = try VaultKeys.load(from: keysDirectory(directory), expectedVaultID: vaultID)
         let stateMAC = try StateMAC(boxKey: keys.box, logger: logger)
         let db = try VaultDatabase(path: databasePath(directory), readonly: false, stateMAC: stateMAC)
+        try db.verifySchema()
         return Vault(
             stateMAC: stateMAC, directory: directory, database: db, keys: keys, clock: clock, settings: settings,
             kdfProfile: profile,
@@ -142,6 +144,7 @@ public final class Vault: Sendable {
             clock: clock, idle: settings.sessionIdleSeconds, lifetime: settings.sessionLifetimeSeconds)
         self.derivations = DerivationLimiter(limit: settings.maxConcurrentDerivations)
         self.stateMAC = stateMAC
+        self.checkpointAppender = CheckpointAppender(file: CheckpointFile(directory: directory), logger: logger)
         self.logger = logger
         stateMAC.whenFailing { [weak self] record in self?.recordIntegrityFailure(record) }
     }
@@ -189,7 +192,7 @@ public final class Vault: Sendable {
     func auditorsPublicKey(_ db: Database) throws -> [UInt8] {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT public_key, signature FROM auditor_keys ORDER BY created_at DESC LIMIT 1")
+                db, sql: "SELECT public_key, signature FROM auditor_keys ORDER BY created_at DESC, rowid DESC LIMIT 1")
         else { throw VaultError.conflict("no auditor has enrolled; reasons cannot be recorded yet") }
         let pk = Array(row["public_key"] as Data)
         guard

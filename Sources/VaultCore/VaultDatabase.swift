@@ -7,6 +7,10 @@ import GRDB
 public struct VaultDatabase: Sendable {
     public let writer: DatabasePool
     let group: GroupCommitter
+    /// Work queued by the plain transaction running on the writer now, run only once it has committed.
+    let hooks = CommitHooks()
+    /// Whether the last write failed for the storage (disk full, I/O): `/readyz` then probes with a real write.
+    let health = WriteHealth()
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Throws: `VaultError.storageUnavailable` when SQLite cannot open or migrate it.
@@ -27,7 +31,7 @@ public struct VaultDatabase: Sendable {
         do {
             let pool = try DatabasePool(path: path, configuration: config)
             writer = pool
-            group = GroupCommitter(writer: pool)
+            group = GroupCommitter(writer: pool, health: health)
             if !readonly {
                 // GRDB sets synchronous=NORMAL on the writer after prepareDatabase (shared/FACTS.md).
                 try writer.writeWithoutTransaction { db in
@@ -43,19 +47,39 @@ public struct VaultDatabase: Sendable {
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction on the writer, committing on success.
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await writer.writeWithoutTransaction { db in
-                var result: T?
-                try db.inTransaction(.immediate) {
-                    result = try body(db)
-                    return .commit
-                }
-                return result!
-            }
+            return try await writer.writeWithoutTransaction { db in try self.committing(db, body) }
         } catch let e as VaultError {
+            health.note(e)
             throw e
         } catch let e as DatabaseError {
-            throw Self.map(e)
+            throw health.note(Self.map(e))
         }
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction; what it queued with `afterCommit` runs only once COMMIT has returned, and is
+    /// dropped when the transaction rolls back, however it does (a throw, a failed COMMIT, or SQLite's own rollback
+    /// after a disk-full or I/O error, which GRDB's `afterNextTransaction` does not report).
+    private func committing<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+        var result: T?
+        let queued = hooks.begin()
+        defer { hooks.end() }
+        try db.inTransaction(.immediate) {
+            result = try body(db)
+            return .commit
+        }
+        health.succeeded()
+        for action in queued.actions { action(db) }
+        return result!
+    }
+
+    /// Queues `action` to run on the writer once the current write has committed: the calling write of a group-commit
+    /// batch (dropped if its savepoint rolls back) or the plain transaction running now. False outside both.
+    func afterCommit(_ action: @escaping @Sendable (Database) -> Void) -> Bool {
+        if let memo = batchMemo {
+            memo.afterCommit.append(action)
+            return true
+        }
+        return hooks.enqueue(action)
     }
 
     /// Runs `body` in the next group-commit batch (see `GroupCommitter`): many concurrent callers share one
@@ -75,18 +99,12 @@ public struct VaultDatabase: Sendable {
     /// Synchronous variant for the CLI and tests.
     public func transactionSync<T>(_ body: (Database) throws -> T) throws -> T {
         do {
-            return try writer.writeWithoutTransaction { db in
-                var result: T?
-                try db.inTransaction(.immediate) {
-                    result = try body(db)
-                    return .commit
-                }
-                return result!
-            }
+            return try writer.writeWithoutTransaction { db in try self.committing(db, body) }
         } catch let e as VaultError {
+            health.note(e)
             throw e
         } catch let e as DatabaseError {
-            throw Self.map(e)
+            throw health.note(Self.map(e))
         }
     }
 

@@ -29,7 +29,10 @@ struct APIError: HTTPResponseError {
         case .unsupportedMediaType: status = .unsupportedMediaType
         case .rateLimited: status = .tooManyRequests
         case .auditUnavailable, .storageUnavailable: status = .serviceUnavailable
-        case .integrity, .internalError: status = .internalServerError
+        // Stored data (a key wrap, a signature, the schema) failed its check: the request cannot be served as the
+        // vault now stands, and no retry will change that; the operator must look (ops/RUNBOOK.md).
+        case .integrity: status = .conflict
+        case .internalError: status = .internalServerError
         case .invalidSignature: status = .unauthorized
         case .signatureRequired: status = .forbidden
         case .noChannelSecret: status = .conflict
@@ -41,6 +44,10 @@ struct APIError: HTTPResponseError {
     static let unauthenticated = APIError(
         .unauthorized, "unauthenticated", "missing or invalid bearer token; send Authorization: Bearer TOKEN")
     static func forbidden(_ message: String) -> APIError { .init(.forbidden, "forbidden", message) }
+    /// A libsodium check that failed on stored material (a tampered key wrap, a key id that does not match).
+    static let cryptoIntegrity = APIError(
+        .conflict, "integrity_failure",
+        "stored key material failed its integrity check; nothing was served. Report it to the operator")
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = JSONBody.headers

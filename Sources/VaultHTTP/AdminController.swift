@@ -64,15 +64,16 @@ struct AdminController {
         router.delete("/v1/admin/tokens/:name", use: revokeToken)
     }
 
-    /// The admin behind the session; 403 for every other role.
-    func admin(_ request: Request, _ context: VaultRequestContext) async throws -> Caller {
+    /// The admin behind the session; 403 for every other role, recorded as a denied `action` on `target`.
+    func admin(_ request: Request, _ context: VaultRequestContext, _ action: String, _ target: String) async throws
+        -> Caller
+    {
         let user = try await auth.staff(request)
-        guard user.role == .admin else { throw APIError.forbidden("admin routes are for admins only") }
-        return Caller(actor: user.username, role: "admin", requestID: context.requestID)
+        return try await vault.requireAdmin(user, action, target, requestID: context.requestID)
     }
 
     @Sendable func users(_ request: Request, context: VaultRequestContext) async throws -> Response {
-        _ = try await admin(request, context)
+        _ = try await admin(request, context, "admin.read", "admin:users")
         let list = try await vault.listUsers()
         return try JSONBody.response([
             "users": list.map {
@@ -82,7 +83,7 @@ struct AdminController {
     }
 
     @Sendable func addUser(_ request: Request, context: VaultRequestContext) async throws -> Response {
-        let caller = try await admin(request, context)
+        let caller = try await admin(request, context, "user.add", "admin:users")
         let body = try await JSONBody.decode(NewUser.self, from: request, limit: maxBodyBytes)
         guard let role = Role(rawValue: body.role) else {
             throw APIError.invalid("`role` must be counselor, supervisor, auditor or admin")
@@ -96,14 +97,14 @@ struct AdminController {
     }
 
     @Sendable func disable(_ request: Request, context: VaultRequestContext) async throws -> Response {
-        let caller = try await admin(request, context)
         let username = try DeskController.path(context, "username")
+        let caller = try await admin(request, context, "user.disable", "user:\(username)")
         try await vault.disableUser(username: username, caller: caller)
         return try JSONBody.response(["username": username, "state": "disabled"])
     }
 
     @Sendable func desks(_ request: Request, context: VaultRequestContext) async throws -> Response {
-        _ = try await admin(request, context)
+        _ = try await admin(request, context, "admin.read", "admin:desks")
         let list = try await vault.listDesks()
         return try JSONBody.response([
             "desks": list.map {
@@ -115,7 +116,7 @@ struct AdminController {
     }
 
     @Sendable func addDesk(_ request: Request, context: VaultRequestContext) async throws -> Response {
-        let caller = try await admin(request, context)
+        let caller = try await admin(request, context, "desk.add", "admin:desks")
         let body = try await JSONBody.decode(NewDesk.self, from: request, limit: maxBodyBytes)
         guard let key = Data(base64Encoded: body.recoveryKey), key.count == 32 else {
             throw APIError.invalid("`recovery_key` must be the base64 X25519 public key from `recovery-key new`")
@@ -131,23 +132,23 @@ struct AdminController {
     }
 
     @Sendable func invite(_ request: Request, context: VaultRequestContext) async throws -> Response {
-        let caller = try await admin(request, context)
         let desk = try DeskController.path(context, "desk")
+        let caller = try await admin(request, context, "member.invite", "desk:\(desk)")
         let body = try await JSONBody.decode(Invite.self, from: request, limit: maxBodyBytes)
         try await vault.invite(desk: desk, username: body.username, caller: caller)
         return try JSONBody.response(["desk": desk, "username": body.username, "state": "invited"], status: .created)
     }
 
     @Sendable func removeMember(_ request: Request, context: VaultRequestContext) async throws -> Response {
-        let caller = try await admin(request, context)
         let desk = try DeskController.path(context, "desk")
         let username = try DeskController.path(context, "username")
+        let caller = try await admin(request, context, "member.remove", "desk:\(desk) user:\(username)")
         try await vault.removeMember(desk: desk, username: username, caller: caller)
         return try JSONBody.response(["desk": desk, "username": username, "state": "removed"])
     }
 
     @Sendable func tokens(_ request: Request, context: VaultRequestContext) async throws -> Response {
-        _ = try await admin(request, context)
+        _ = try await admin(request, context, "admin.read", "admin:tokens")
         let list = try await vault.listTokens()
         return try JSONBody.response([
             "tokens": list.map {
@@ -158,15 +159,15 @@ struct AdminController {
     }
 
     @Sendable func issueToken(_ request: Request, context: VaultRequestContext) async throws -> Response {
-        let caller = try await admin(request, context)
+        let caller = try await admin(request, context, "token.issue", "admin:tokens")
         let body = try await JSONBody.decode(NewToken.self, from: request, limit: maxBodyBytes)
         let token = try await vault.issueRelayToken(name: body.name, desks: body.desks, caller: caller)
         return try JSONBody.response(["name": body.name, "token": token], status: .created)
     }
 
     @Sendable func revokeToken(_ request: Request, context: VaultRequestContext) async throws -> Response {
-        let caller = try await admin(request, context)
         let name = try DeskController.path(context, "name")
+        let caller = try await admin(request, context, "token.revoke", "token:\(name)")
         try await vault.revokeRelayToken(name: name, caller: caller)
         let t = try await vault.listTokens().first { $0.name == name }
         return try JSONBody.response(

@@ -51,7 +51,7 @@ struct DeskController {
     @Sendable func members(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
         let desk = try Self.path(context, "desk")
-        try await vault.requireSupervisor(of: desk, user)
+        try await vault.requireSupervisor(of: desk, user, action: "member.list", requestID: context.requestID)
         let list = try await vault.members(desk: desk)
         return try JSONBody.response([
             "members": list.map {

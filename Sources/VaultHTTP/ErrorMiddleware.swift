@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import VaultCore
+import VaultCrypto
 
 /// Outermost middleware: every response gets `X-Request-Id` and `Cache-Control: no-store`; every error
 /// becomes the JSON error body. Unexpected errors are logged (type only, never values) and answered 500.
@@ -33,6 +34,18 @@ struct ErrorMiddleware: RouterMiddleware {
                 context.logger.error("integrity failure", metadata: ["code": "\(e.code.rawValue)"])
             }
             return APIError(e)
+        case let e as CryptoError:
+            switch e.code {
+            case .decryptionFailed, .signatureInvalid, .keyMismatch, .wrongLabel, .malformed, .invalidLength:
+                // Only the code: it is all the log needs.
+                context.logger.error("integrity failure", metadata: ["crypto": "\(e.code.rawValue)"])
+                return .cryptoIntegrity
+            case .initializationFailed, .outOfMemory, .kdfFailed, .randomFailed:
+                context.logger.error("crypto failure", metadata: ["crypto": "\(e.code.rawValue)"])
+                return APIError(
+                    .internalServerError, "internal_error", "unexpected server error; the request id is in X-Request-Id"
+                )
+            }
         case let e as HTTPResponseError:
             return APIError.from(status: e.status)
         case is DecodingError:

@@ -49,7 +49,9 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
         FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
         throw ExitCode.failure
     } catch let e as CryptoError {
-        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+        // A libsodium check that failed on stored material: the same code the API answers (integrity_failure).
+        FileHandle.standardError.write(
+            Data("error: integrity_failure: stored key material failed its check (\(e.code.rawValue))\n".utf8))
         throw ExitCode.failure
     }
 }

@@ -129,10 +129,16 @@ import VaultTestSupport
         defer { f.remove() }
         _ = try await f.vault.ingest(f.text("x"), relay: f.relay, requestID: "r")
         _ = try await f.vault.checkpoint(force: true)
-        // Rewrite an early entry in place (dropping the append-only trigger, as an attacker with the file could).
+        // Rewrite an early entry in place (dropping the append-only trigger, as an attacker with the file could, and
+        // putting it back so that the schema check at open passes: the log's verification must catch it).
         try await f.vault.database.transaction { db in
             try db.execute(sql: "DROP TRIGGER access_log_append_only_update")
             try db.execute(sql: "UPDATE access_log SET actor = 'someone-else' WHERE seq = 2")
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER access_log_append_only_update BEFORE UPDATE ON access_log
+                    BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END
+                    """)
         }
         let file = Self.temp("backup")
         let target = Self.temp("restored")

@@ -109,7 +109,7 @@ import VaultTestSupport
         #expect(before.count == 169)
     }
 
-    @Test("a page whose epoch key the reader cannot open fails with forbidden, and the read stays recorded")
+    @Test("a page whose epoch key the reader cannot open fails with forbidden, and the read is recorded as an error")
     func missingKeyFailsAfterTheReadIsRecorded() async throws {
         let f = try await Fixture.make()
         defer { f.remove() }
@@ -137,7 +137,7 @@ import VaultTestSupport
         }
         #expect(logged.count == 1)
         #expect(logged.first?["action"] == "transcript.read")
-        #expect(logged.first?["outcome"] == "allowed")
+        #expect(logged.first?["outcome"] == "error")  // recorded, as an error: no page was served
         // Nothing was shown, so the reader's unread position did not move.
         let reader = Data(cou1.id.bytes)
         let position = try await f.vault.database.writer.read { db in
