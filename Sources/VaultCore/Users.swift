@@ -118,16 +118,12 @@ public final class UnlockedUser: Sendable {
 }
 
 extension Vault {
-    static let usernamePattern = #"^[a-z0-9][a-z0-9._-]{0,63}$"#
     public static let minimumPassphraseLength = 10
 
     /// Creates an account and returns its one-time enrollment code (shown once, stored only as a hash).
     /// - Throws: `.invalidRequest` for a bad username, `.conflict` when it exists.
     public func addUser(username: String, role: Role, caller: Caller) async throws -> (code: String, expiresAt: Int64) {
-        guard username.range(of: Self.usernamePattern, options: .regularExpression) != nil else {
-            throw VaultError.invalid(
-                "username must be 1–64 characters of a–z, 0–9, '.', '_' or '-', starting with a letter or digit")
-        }
+        guard Names.isValid(username) else { throw VaultError.invalid("username must be \(Names.rule)") }
         let code = EnrollmentCode.generate()
         let expires = now() + settings.enrollmentCodeHours * 3_600_000
         let id = ID.v4()
