@@ -15,9 +15,7 @@ extension Vault {
     /// Issues a relay token for one or more desks; the token is returned once and stored only as a hash.
     /// - Throws: `.conflict` for a name used before (names are never reused), `.notFound` for an unknown desk.
     public func issueRelayToken(name: String, desks: [String], caller: Caller) async throws -> String {
-        guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"#, options: .regularExpression) != nil else {
-            throw VaultError.invalid("token name must be 1–64 characters of letters, digits, '.', '_' or '-'")
-        }
+        guard Names.isValid(name) else { throw VaultError.invalid("token name must be \(Names.rule)") }
         guard !desks.isEmpty else { throw VaultError.invalid("a relay token needs at least one --desk") }
         let token = "cvr_" + Base64URL.encode(SecureRandom.bytes(32))
         let id = ID.v4()

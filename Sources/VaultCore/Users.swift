@@ -118,16 +118,12 @@ public final class UnlockedUser: Sendable {
 }
 
 extension Vault {
-    static let usernamePattern = #"^[a-z0-9][a-z0-9._-]{0,63}$"#
     public static let minimumPassphraseLength = 10
 
     /// Creates an account and returns its one-time enrollment code (shown once, stored only as a hash).
     /// - Throws: `.invalidRequest` for a bad username, `.conflict` when it exists.
     public func addUser(username: String, role: Role, caller: Caller) async throws -> (code: String, expiresAt: Int64) {
-        guard username.range(of: Self.usernamePattern, options: .regularExpression) != nil else {
-            throw VaultError.invalid(
-                "username must be 1–64 characters of a–z, 0–9, '.', '_' or '-', starting with a letter or digit")
-        }
+        guard Names.isValid(username) else { throw VaultError.invalid("username must be \(Names.rule)") }
         let code = EnrollmentCode.generate()
         let expires = now() + settings.enrollmentCodeHours * 3_600_000
         let id = ID.v4()
@@ -149,21 +145,32 @@ extension Vault {
     }
 
     /// The user chooses a passphrase with their one-time code; their key pairs are made now and attested.
+    /// Code checks are throttled like unlocks (per username and address, per address) before anything is hashed.
     /// - Returns: the user's fingerprint.
-    /// - Throws: `.unauthenticated` for an unknown user, a wrong, used or expired code (one message for all).
-    public func enroll(username: String, code: String, passphrase: String, requestID: String) async throws -> String {
+    /// - Throws: `.unauthenticated` for an unknown user, a wrong, used or expired code (one message for all);
+    ///   `.rateLimited` when throttled.
+    public func enroll(
+        username: String, code: String, passphrase: String, address: String = "local", requestID: String
+    ) async throws -> String {
         let badCode = VaultError(
             .unauthenticated, "enrollment code invalid, used or expired; ask an admin for a new one")
         guard passphrase.count >= Self.minimumPassphraseLength, passphrase.utf8.count <= 1024 else {
             throw VaultError.invalid("choose a passphrase of at least \(Self.minimumPassphraseLength) characters")
         }
+        let found = try await database.read { db in try UserRecord.find(db, username: username) }
+        let who = Self.loggedName(typed: username, exists: found != nil)
+        let caller = Caller(actor: who.actor, role: "pending", requestID: requestID)
         let codeHash = EnrollmentCode.hash(code)
-        let caller = Caller(actor: username, role: "pending", requestID: requestID)
-        guard let user = try await database.read({ db in try UserRecord.find(db, username: username) }),
-            user.state == "pending", let stored = user.enrollCodeHash,
-            SecretBytes.constantTimeEquals(stored, codeHash), let exp = user.enrollExpiresAt, exp > now()
-        else {
-            try await database.transaction { db in try self.record(db, caller, "enroll", "user:\(username)", .denied) }
+        let checked = try await throttledAttempt(
+            "enroll", username: username, address: address, caller: caller, target: who.target
+        ) { () async throws -> UserRecord? in
+            guard let user = found, user.state == "pending", let stored = user.enrollCodeHash,
+                SecretBytes.constantTimeEquals(stored, codeHash), let exp = user.enrollExpiresAt, exp > now()
+            else { return nil }
+            return user
+        }
+        guard let user = checked else {
+            try await database.transaction { db in try self.record(db, caller, "enroll", who.target, .denied) }
             throw badCode
         }
         let box = try BoxKeyPair.generate()

@@ -11,6 +11,8 @@ public struct VaultSettings: Sendable {
     public var reopenWindowDays: Int64 = 30
     public var enrollmentCodeHours: Int64 = 72
     public var maxConcurrentDerivations = 2
+    /// Passphrase checks allowed to wait for a derivation slot; beyond this, 429 at once.
+    public var maxQueuedDerivations = 16
     /// How long an approved access request or a break-glass lasts.
     public var grantSeconds: Int64 = 3600
     /// A checkpoint is signed whenever the seq of a new entry is a multiple of this (0: never on count).
@@ -142,7 +144,8 @@ public final class Vault: Sendable {
         self.minRetentionDays = minRetentionDays
         self.sessions = SessionStore(
             clock: clock, idle: settings.sessionIdleSeconds, lifetime: settings.sessionLifetimeSeconds)
-        self.derivations = DerivationLimiter(limit: settings.maxConcurrentDerivations)
+        self.derivations = DerivationLimiter(
+            limit: settings.maxConcurrentDerivations, maxWaiting: settings.maxQueuedDerivations)
         self.stateMAC = stateMAC
         self.checkpointAppender = CheckpointAppender(file: CheckpointFile(directory: directory), logger: logger)
         self.logger = logger

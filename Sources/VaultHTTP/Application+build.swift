@@ -12,8 +12,16 @@ public struct ServeConfiguration: Sendable {
     public var unixPath: String?
     public var maxBodyBytes = 262_144
     public var maxContentBytes = 52_428_800
+    /// How the client address (for throttling) is found: the peer, or behind a trusted proxy `X-Forwarded-For`.
+    public var clientAddresses = ClientAddressResolver()
 
     public init() {}
+
+    /// Trusts these proxy addresses' `X-Forwarded-For` (`--trusted-proxy`, repeatable; `trusted_proxies`).
+    /// - Throws: `VaultError.invalidRequest` for an entry that is not an IP address.
+    public mutating func setTrustedProxies(_ addresses: [String]) throws {
+        clientAddresses = try ClientAddressResolver(trustedProxies: addresses)
+    }
 
     /// Parses `HOST:PORT`.
     public mutating func setListen(_ s: String) throws {
@@ -44,7 +52,10 @@ public func buildRouter(
         vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes,
         maxContentBytes: configuration.maxContentBytes
     ).addRoutes(to: router)
-    SessionController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    SessionController(
+        vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes,
+        clientAddresses: configuration.clientAddresses
+    ).addRoutes(to: router)
     CaseController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     AccessController(vault: vault, auth: auth).addRoutes(to: router)
     DeskController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
@@ -69,7 +80,7 @@ public func buildApplication(
         logger: logger)
 }
 
-/// Housekeeping every 30 s: expired sessions swept, expired grants ended (new epochs), pending key rotations run.
+/// Housekeeping every 30 s: expired sessions swept, throttle summaries recorded, expired grants ended (new epochs), pending key rotations run.
 /// At graceful shutdown it ends every session, wiping unlocked keys.
 struct VaultJanitor: Service {
     let vault: Vault
@@ -91,6 +102,11 @@ struct VaultJanitor: Service {
 
     func tick(purge: Bool = false) async {
         vault.sessions.sweep()
+        do {
+            try await vault.recordThrottleSummaries()
+        } catch {
+            logger.warning("recording throttle summaries failed")
+        }
         let system = Caller(actor: "vault", role: "system", requestID: "janitor")
         do {
             try await vault.expireGrants()

@@ -30,10 +30,11 @@ struct Auth: Sendable {
         throw APIError.unauthenticated
     }
 
-    /// The unlocked staff user behind the token. 401 without a live session; 403 for a relay token.
+    /// The unlocked staff user behind the token. 401 without a live session (or once the account is disabled,
+    /// even by another process); 403 for a relay token.
     func staff(_ request: Request) async throws -> UnlockedUser {
         guard let token = Self.bearer(request) else { throw APIError.unauthenticated }
-        if let user = vault.sessions.authenticate(token) { return user }
+        if let user = try await vault.authenticateSession(token) { return user }
         if try await vault.authenticateRelay(token) != nil {
             throw APIError.forbidden("relay tokens cannot use staff routes; the relay is write-only")
         }

@@ -7,6 +7,13 @@ struct SessionController {
     let vault: Vault
     let auth: Auth
     let maxBodyBytes: Int
+    let clientAddresses: ClientAddressResolver
+
+    /// The address the guess throttle counts this request under.
+    func clientAddress(_ request: Request, _ context: VaultRequestContext) -> String {
+        clientAddresses.resolve(
+            peer: context.peerAddress, forwardedFor: request.headers[values: ClientAddressResolver.forwardedFor])
+    }
 
     struct EnrollRequest: Decodable {
         let username: String
@@ -45,7 +52,8 @@ struct SessionController {
         let user = try await auth.staff(request)
         let body = try await JSONBody.decode(PassphraseChange.self, from: request, limit: maxBodyBytes)
         try await vault.changePassphrase(
-            user, current: body.passphrase, new: body.newPassphrase, requestID: context.requestID)
+            user, current: body.passphrase, new: body.newPassphrase, address: clientAddress(request, context),
+            requestID: context.requestID)
         return try JSONBody.response(["username": user.username, "passphrase": "changed"])
     }
 
@@ -54,7 +62,8 @@ struct SessionController {
         try RelayController.check(body.username, "username", max: 64)
         try RelayController.check(body.code, "code", max: 64)
         let fingerprint = try await vault.enroll(
-            username: body.username, code: body.code, passphrase: body.passphrase, requestID: context.requestID)
+            username: body.username, code: body.code, passphrase: body.passphrase,
+            address: clientAddress(request, context), requestID: context.requestID)
         return try JSONBody.response(["fingerprint": fingerprint], status: .created)
     }
 
@@ -65,7 +74,7 @@ struct SessionController {
             throw APIError.invalid("`passphrase` must be 1–1024 bytes")
         }
         let grant = try await vault.unlock(
-            username: body.username, passphrase: body.passphrase, address: context.clientAddress,
+            username: body.username, passphrase: body.passphrase, address: clientAddress(request, context),
             requestID: context.requestID)
         return try JSONBody.response(
             UnlockResponse(

@@ -8,9 +8,9 @@ public struct VaultRequestContext: RequestContext {
     public var requestID: String
     private let remoteAddress: SocketAddress?
 
-    /// The client's IP address (for unlock throttling); "unknown" when the transport has none. Formatted only when
-    /// asked for (one route needs it).
-    public var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
+    /// The peer's IP address; nil when the transport has none (a Unix socket, the router test client). Formatted
+    /// only when asked for. Throttling uses `ClientAddressResolver`, which may look behind a trusted proxy.
+    public var peerAddress: String? { remoteAddress?.ipAddress }
 
     public init(source: Source) {
         self.coreContext = .init(source: source)

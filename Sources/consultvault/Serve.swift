@@ -22,9 +22,16 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help:
-            "JSON config file: listen, unix, max_body_bytes, max_content_bytes, log_level, session_idle_seconds, session_lifetime_seconds, grant_seconds; flags win."
+            "JSON config file: listen, unix, max_body_bytes, max_content_bytes, log_level, session_idle_seconds, session_lifetime_seconds, grant_seconds, trusted_proxies; flags win."
     )
     var config: String?
+
+    @Option(
+        name: .customLong("trusted-proxy"),
+        help:
+            "IP address of a reverse proxy whose X-Forwarded-For names the client (repeatable); from any other peer the header is ignored."
+    )
+    var trustedProxy: [String] = []
 
     @Option(help: "Largest JSON body accepted (default 262144).")
     var maxBodyBytes: Int?
@@ -58,6 +65,7 @@ struct Serve: AsyncParsableCommand {
         var logLevel: String?
         var checkpointEvery: Int?
         var checkpointSeconds: Int?
+        var trustedProxies: [String]?
     }
 
     func run() async throws {
@@ -82,6 +90,7 @@ struct Serve: AsyncParsableCommand {
             var serve = ServeConfiguration()
             if let l = listen ?? file.listen { try serve.setListen(l) }
             serve.unixPath = unix ?? file.unix
+            try serve.setTrustedProxies(trustedProxy.isEmpty ? file.trustedProxies ?? [] : trustedProxy)
             if let b = maxBodyBytes ?? file.maxBodyBytes {
                 guard b >= 1024 else { throw VaultError(.invalidRequest, "--max-body-bytes must be at least 1024") }
                 serve.maxBodyBytes = b

@@ -268,7 +268,7 @@ import VaultTestSupport
         #expect(f.vault.sessions.authenticate(g3.token) == nil)
     }
 
-    @Test("failed unlocks are throttled per user, then answered 429 before any hashing")
+    @Test("failed unlocks are throttled per user and address, then answered 429 before any hashing")
     func throttle() async throws {
         let clock = ManualClock()
         let f = try await Fixture.make(clock: clock.clock)
@@ -277,20 +277,21 @@ import VaultTestSupport
         for i in 0..<7 {
             do {
                 _ = try await f.vault.unlock(
-                    username: "cou1", passphrase: "wrong \(i)", address: "10.0.0.\(i)", requestID: "t")
+                    username: "cou1", passphrase: "wrong \(i)", address: "10.0.0.1", requestID: "t")
             } catch let e as VaultError {
                 codes.append(e.code)
             }
         }
         #expect(codes.prefix(5).allSatisfy { $0 == .unauthenticated })
         #expect(codes.last == .rateLimited)
-        // Even the right passphrase waits while throttled; after the delay it works.
+        // Even the right passphrase waits while throttled from that address; after the delay it works.
         await #expect(throws: VaultError.self) {
-            try await f.vault.unlock(username: "cou1", passphrase: f.passphrases["cou1"]!, address: "x", requestID: "t")
+            try await f.vault.unlock(
+                username: "cou1", passphrase: f.passphrases["cou1"]!, address: "10.0.0.1", requestID: "t")
         }
         clock.advance(seconds: 3600)
         let ok = try await f.vault.unlock(
-            username: "cou1", passphrase: f.passphrases["cou1"]!, address: "x", requestID: "t")
+            username: "cou1", passphrase: f.passphrases["cou1"]!, address: "10.0.0.1", requestID: "t")
         #expect(ok.role == .counselor)
         // Unknown and known users fail alike.
         await #expect(throws: VaultError(.unauthenticated, "wrong username or passphrase")) {

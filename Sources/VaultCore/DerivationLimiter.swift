@@ -1,0 +1,78 @@
+import Foundation
+import Synchronization
+import VaultCrypto
+
+/// Runs Argon2id off the cooperative thread pool, at most `limit` at a time, with at most `maxWaiting` callers
+/// queued behind them: a caller that finds the queue full is refused at once (`.rateLimited`), so a flood of
+/// guesses cannot make a real login wait without bound.
+final class DerivationLimiter: Sendable {
+    private struct State {
+        var running = 0
+        var waiting: [CheckedContinuation<Void, Never>] = []
+        var started = 0
+    }
+    private let state = Mutex(State())
+    private let limit: Int
+    private let maxWaiting: Int
+
+    init(limit: Int, maxWaiting: Int) {
+        self.limit = max(1, limit)
+        self.maxWaiting = max(0, maxWaiting)
+    }
+
+    /// Derivations started since this process opened the vault (a count, for tests and metrics).
+    var started: Int { state.withLock { $0.started } }
+
+    /// - Throws: `.rateLimited` when the queue is full; the KDF's errors.
+    func derive(passphrase: String, salt: [UInt8], parameters: KDFParameters) async throws -> SecretBytes {
+        try await acquire()
+        defer { release() }
+        return try await withCheckedThrowingContinuation { cont in
+            DispatchQueue.global(qos: .userInitiated).async {
+                cont.resume(
+                    with: Result {
+                        try PasswordKDF.deriveKey(passphrase: passphrase, salt: salt, parameters: parameters)
+                    })
+            }
+        }
+    }
+
+    private func acquire() async throws {
+        var full = false
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            enum Next { case run, wait, refuse }
+            let next = state.withLock { s -> Next in
+                if s.running < limit {
+                    s.running += 1
+                    s.started += 1
+                    return .run
+                }
+                guard s.waiting.count < maxWaiting else { return .refuse }
+                s.waiting.append(cont)
+                return .wait
+            }
+            switch next {
+            case .run: cont.resume()
+            case .wait: break
+            case .refuse:
+                full = true
+                cont.resume()
+            }
+        }
+        if full {
+            throw VaultError(.rateLimited, "the server is busy checking passphrases; try again in 2 s", retryAfter: 2)
+        }
+    }
+
+    private func release() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiting.isEmpty {
+                s.running -= 1
+                return nil
+            }
+            s.started += 1
+            return s.waiting.removeFirst()
+        }
+        next?.resume()
+    }
+}

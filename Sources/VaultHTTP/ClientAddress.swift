@@ -1,0 +1,50 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import VaultCore
+
+/// The client address used for throttling. A request's peer is the client, unless the peer is a trusted reverse
+/// proxy (`serve --trusted-proxy`): then the client is the right-most entry of `X-Forwarded-For` that is not itself
+/// a trusted proxy. `X-Forwarded-For` from any other peer is ignored, so a client cannot choose its own address.
+public struct ClientAddressResolver: Sendable {
+    public static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+    private let trusted: Set<String>
+
+    /// No trusted proxies: the peer is always the client.
+    public init() { trusted = [] }
+
+    /// - Throws: `VaultError.invalidRequest` naming an entry that is not an IP address.
+    public init(trustedProxies: [String]) throws {
+        trusted = Set(
+            try trustedProxies.map { entry in
+                guard let canonical = Self.canonical(entry) else {
+                    throw VaultError(
+                        .invalidRequest, "trusted proxy \(entry) is not an IP address (e.g. 127.0.0.1 or ::1)")
+                }
+                return canonical
+            })
+    }
+
+    /// The client address for a request from `peer` (an IP address, or nil for a Unix socket or a test client)
+    /// carrying these `X-Forwarded-For` values.
+    public func resolve(peer: String?, forwardedFor: [String]) -> String {
+        guard let peer, let canonicalPeer = Self.canonical(peer) else { return peer ?? "unknown" }
+        guard trusted.contains(canonicalPeer) else { return canonicalPeer }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        for hop in hops.reversed() {
+            // A hop the trusted proxy wrote that is not an address: fall back to the proxy (all share one throttle).
+            guard let address = Self.canonical(hop) else { return canonicalPeer }
+            if !trusted.contains(address) { return address }
+        }
+        return canonicalPeer
+    }
+
+    /// The canonical text of an IP address (so `::1` and `0:0::1` are one), or nil when it is not one.
+    static func canonical(_ text: String) -> String? {
+        guard !text.isEmpty, text.utf8.count <= 64, !text.contains("%") else { return nil }
+        let bare = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+        return (try? SocketAddress(ipAddress: bare, port: 0))?.ipAddress
+    }
+}
