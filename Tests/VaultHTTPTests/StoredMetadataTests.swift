@@ -26,7 +26,7 @@ import VaultTestSupport
             let (mid, cid) = try await ContentTests.imageMessage(client, f)
             let put = try await ContentTests.put(
                 client, "/v1/messages/\(mid)/content", token: f.relayToken, bytes: [1, 2, 3],
-                contentType: #"Image/JPEG ; name="\#(canary).jpg"; filename=\#(canary).jpg"#)
+                contentType: #"Image/JPEG ; filename="\#(canary).jpg""#)
             #expect(put.status == .created)
             let token = try await unlockToken(client, f, "cou1")
             let got = try await client.call(.get, "/v1/cases/\(cid)/messages/\(mid)/content", token: token)
