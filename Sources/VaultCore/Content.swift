@@ -142,15 +142,16 @@ extension Vault {
     /// Starts storing the media bytes of a `content_pending` message (image, video, audio, file) of one of the relay's
     /// desks: a fresh stream key, sealed like a message key to the message's epoch key.
     /// - Throws: `.notFound` for an unknown message, `.forbidden` (recorded) for another desk's, `.conflict` when content
-    ///   is stored or being stored already or the message has no media, `.invalidRequest` for a bad content type.
+    ///   is stored or being stored already or the message has no media, `.unsupportedMediaType` for a Content-Type
+    ///   that is not `type/subtype` (its parameters are dropped, never stored).
     public func beginContent(
         messageID: ID, contentType: String, limit: Int, relay: RelayPrincipal, requestID: String
     ) async throws -> ContentUpload {
-        guard !contentType.isEmpty, contentType.utf8.count <= 127,
-            contentType.range(
-                of: #"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+( *;.*)?$"#, options: .regularExpression)
-                != nil
-        else { throw VaultError(.unsupportedMediaType, "send the media's Content-Type, e.g. image/jpeg") }
+        // Only `type/subtype` is kept: parameters (`name=`, `filename=`…) can carry a file name, and the row is
+        // stored in clear (schema/FORMAT.md §12).
+        guard let contentType = Self.mediaType(contentType) else {
+            throw VaultError(.unsupportedMediaType, "send the media's Content-Type as type/subtype, e.g. image/jpeg")
+        }
         let caller = relay.caller(requestID: requestID)
         let streamKey = try SecretBytes.random(count: SecretStream.keyLength)
         let pusher = try SecretStream.Pusher(key: streamKey)
@@ -210,6 +211,25 @@ extension Vault {
                 vault: self, messageID: messageID, caller: caller, limit: limit, pusher: pusher,
                 prefixHash: Hashing.blake2b(prefix))
         }
+    }
+
+    /// The media type of a Content-Type value, lowercased, without its parameters: nil unless it is
+    /// `type/subtype`, each an RFC 6838 restricted name (a letter or digit, then up to 126 of letters, digits and
+    /// `!#$&-^_.+`), with optional spaces or tabs around it.
+    static func mediaType(_ header: String) -> String? {
+        var bytes = Array(header.utf8.prefix { $0 != UInt8(ascii: ";") })
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes.removeFirst() }
+        let parts = bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        func restrictedName(_ name: ArraySlice<UInt8>) -> Bool {
+            guard let first = name.first, (1...127).contains(name.count), isAlphanumeric(first) else { return false }
+            return name.allSatisfy { isAlphanumeric($0) || Array("!#$&-^_.+".utf8).contains($0) }
+        }
+        func isAlphanumeric(_ b: UInt8) -> Bool {
+            (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b)
+        }
+        guard parts.count == 2, restrictedName(parts[0]), restrictedName(parts[1]) else { return nil }
+        return String(decoding: bytes, as: UTF8.self).lowercased()
     }
 
     /// Opens a message's stored media for `user`: the read policy of transcripts (`readDenial`), recorded as

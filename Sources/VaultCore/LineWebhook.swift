@@ -150,9 +150,7 @@ extension Vault {
         case .unsend(_, let lineID):
             if let row = try Row.fetchOne(
                 db,
-                sql: """
-                    SELECT id, case_id, seq, direction, envelope_hash FROM messages WHERE desk_id = ? AND external_id = ?
-                    """,
+                sql: "SELECT id, envelope_hash FROM messages WHERE desk_id = ? AND external_id = ?",
                 arguments: [deskID, "line:\(lineID)"]),
                 let mid = ID(bytes: Array(row["id"] as Data))
             {
@@ -160,28 +158,9 @@ extension Vault {
                     try String.fetchOne(
                         db, sql: "SELECT unsend_policy FROM desks WHERE id = ?", arguments: [deskID]) ?? "keep-marked"
                 if policy == "delete" {
-                    // The desk keeps nothing the person took back: the sealed row and any attachment go
-                    // (secure_delete zeroes the pages); the webhook event stays, so a redelivery is a duplicate.
-                    for sql in [
-                        "UPDATE line_events SET message_id = NULL WHERE message_id = ?",
-                        "DELETE FROM content_chunks WHERE message_id = ?",
-                        "DELETE FROM message_content WHERE message_id = ?",
-                        "DELETE FROM messages WHERE id = ?",
-                    ] {
-                        try db.execute(sql: sql, arguments: [Data(mid.bytes)])
-                    }
-                    if row["direction"] == "inbound" {
-                        // The unread counters count stored rows: one inbound row fewer in the case, and for each
-                        // reader already past it, one fewer read.
-                        let caseID: Data = row["case_id"]
-                        let seq: Int = row["seq"]
-                        try db.execute(
-                            sql: "UPDATE cases SET inbound_count = inbound_count - 1 WHERE id = ?", arguments: [caseID])
-                        try db.execute(
-                            sql:
-                                "UPDATE case_reads SET read_inbound = read_inbound - 1 WHERE case_id = ? AND last_seq >= ?",
-                            arguments: [caseID, seq])
-                    }
+                    // The desk keeps nothing the person took back: the sealed row and every child row go
+                    // (MessageStore); the webhook event stays, so a redelivery is a duplicate.
+                    try MessageStore.delete(db, messageID: mid)
                     try record(
                         db, caller, "relay.write", "message:\(mid) unsend-deleted",
                         envelopeHash: Array(row["envelope_hash"] as Data))

@@ -157,10 +157,17 @@ extension Vault {
     /// Records the relay's delivery result for an item it holds the lease of: `delivered` removes it from the
     /// outbox (its sealed box is erased; the case shows `delivered`), `failed` shows `failed` on the case and leaves
     /// the item leasable again (the relay retries with the same `retry_key`).
-    /// - Throws: `.conflict` when the caller does not hold a live lease; `.notFound` for an unknown item.
+    /// `detail` is stored in clear, so it is only ever a short machine code (`isDeliveryCode`), never free text.
+    /// - Throws: `.invalidRequest` for a `detail` that is not such a code (nothing stored); `.conflict` when the
+    ///   caller does not hold a live lease; `.notFound` for an unknown item.
     public func ackOutbox(id: ID, delivered: Bool, detail: String?, relay: RelayPrincipal, requestID: String)
         async throws
     {
+        if let detail, !Self.isDeliveryCode(detail) {
+            throw VaultError.invalid(
+                "`detail` must be a short code such as line:400: 1-16 letters a-z, a colon, then 1-32 of A-Z a-z 0-9 _ . -"
+            )
+        }
         let caller = relay.caller(requestID: requestID)
         let outcome: VaultError? = try await database.batched { db in
             try self.assertRelayLive(db, relay)
@@ -186,6 +193,20 @@ extension Vault {
             return nil
         }
         if let outcome { throw outcome }
+    }
+
+    /// A delivery detail the outbox stores: `^[a-z]{1,16}:[0-9A-Za-z_.-]{1,32}$`, at most 48 bytes (e.g. `line:400`).
+    static func isDeliveryCode(_ detail: String) -> Bool {
+        let b = Array(detail.utf8)
+        guard b.count <= 48, let colon = b.firstIndex(of: UInt8(ascii: ":")) else { return false }
+        let (head, tail) = (b[..<colon], b[(colon + 1)...])
+        let codeBytes = Array("_.-".utf8)
+        return (1...16).contains(head.count) && head.allSatisfy { (0x61...0x7A).contains($0) }
+            && (1...32).contains(tail.count)
+            && tail.allSatisfy {
+                (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+                    || codeBytes.contains($0)
+            }
     }
 
     /// Opens the channel user id sealed at case creation (to epoch 0 or the desk oversight key).

@@ -149,9 +149,6 @@ struct RelayController {
         guard body.status == "delivered" || body.status == "failed" else {
             throw APIError.invalid("`status` must be delivered or failed")
         }
-        if let detail = body.detail, detail.utf8.count > 1000 {
-            throw APIError.invalid("`detail` is longer than 1000 bytes")
-        }
         try await vault.ackOutbox(
             id: id, delivered: body.status == "delivered", detail: body.detail, relay: relay,
             requestID: context.requestID)

@@ -16,6 +16,13 @@ struct PurgeCommand: AsyncParsableCommand {
             let verb = dryRun ? "would purge" : "purged"
             print("\(verb) \(r.cases.count) case(s), \(r.messages) message(s), \(r.wraps) key wrap(s); \(r.held) held")
             for id in r.cases { print("  case \(id)") }
+            if !r.failed.isEmpty {
+                // The ids are in the access log (purge, outcome error); the operator's terminal gets them too.
+                for id in r.failed { print("  not purged: case \(id)") }
+                throw VaultError(
+                    .conflict,
+                    "\(r.failed.count) case(s) could not be purged; the others were. See ops/RUNBOOK.md §6 and retry.")
+            }
         }
     }
 }

@@ -176,7 +176,7 @@ import VaultTestSupport
             let second = try await client.call(.get, "/v1/relay/outbox", token: relay2)
             #expect((second.json["items"] as? [Any])?.isEmpty == true)
             let wrongAck = try await client.call(
-                .post, "/v1/relay/outbox/\(id)/ack", token: relay2, json: ["status": "delivered", "detail": "x"])
+                .post, "/v1/relay/outbox/\(id)/ack", token: relay2, json: ["status": "delivered", "detail": "line:200"])
             #expect(wrongAck.status == .conflict)
             let badAck = try await client.call(
                 .post, "/v1/relay/outbox/\(id)/ack", token: f.relayToken, json: ["status": "sent"])
@@ -186,7 +186,7 @@ import VaultTestSupport
             #expect(try await client.call(.get, "/v1/relay/outbox").status == .unauthorized)
             let ack = try await client.call(
                 .post, "/v1/relay/outbox/\(id)/ack", token: f.relayToken,
-                json: ["status": "delivered", "detail": "200"])
+                json: ["status": "delivered", "detail": "line:200"])
             #expect(ack.status == .noContent)
             let afterAck = try await client.call(.get, "/v1/relay/outbox", token: f.relayToken)
             #expect((afterAck.json["items"] as? [Any])?.isEmpty == true)
