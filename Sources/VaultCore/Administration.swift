@@ -114,14 +114,21 @@ extension Vault {
             try db.execute(
                 sql: "UPDATE users SET state = 'disabled', enroll_code_hash = NULL WHERE id = ?",
                 arguments: [Data(user.id.bytes)])
-            let desks = try Data.fetchAll(
-                db, sql: "SELECT desk_id FROM desk_members WHERE user_id = ? AND state = 'confirmed'",
-                arguments: [Data(user.id.bytes)])
+            // Every desk whose signed manifest lists them rotates (not only those the membership rows name).
+            var desks = Set(
+                try Data.fetchAll(
+                    db, sql: "SELECT desk_id FROM desk_members WHERE user_id = ? AND state = 'confirmed'",
+                    arguments: [Data(user.id.bytes)]
+                ).compactMap { ID(bytes: Array($0)) })
+            for raw in try Data.fetchAll(db, sql: "SELECT id FROM desks") {
+                guard let id = ID(bytes: Array(raw)), let desk = try? self.desk(db, id: id),
+                    desk.manifest.member(username) != nil
+                else { continue }
+                desks.insert(id)
+            }
             try db.execute(sql: "DELETE FROM desk_members WHERE user_id = ?", arguments: [Data(user.id.bytes)])
-            for d in desks {
-                if let id = ID(bytes: Array(d)) {
-                    try self.scheduleRotation(db, deskID: id, reason: "user.disable \(username)")
-                }
+            for id in desks.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+                try self.scheduleRotation(db, deskID: id, reason: "user.disable \(username)")
             }
             // An auditor's departure rotates the auditors' key: later reasons are sealed to a key they never had.
             if user.role == .auditor { try self.rotateAuditorsKey(db, removing: user) }

@@ -130,14 +130,17 @@ extension Vault {
     public func listAccessRequests(desk: String?, as user: UnlockedUser) async throws -> [AccessRequestSummary] {
         guard user.role == .supervisor else { throw VaultError.forbidden("only supervisors list access requests") }
         return try await database.read { db in
+            // Only desks whose signed manifest lists this supervisor.
+            let desks = try self.memberDeskIDs(db, user: user)
+            guard !desks.isEmpty else { return [] }
             var sql = """
                 SELECT r.*, d.name AS desk_name, u.username AS requester FROM access_requests r
                 JOIN desks d ON d.id = r.desk_id JOIN users u ON u.id = r.requester_id
-                JOIN desk_members m ON m.desk_id = r.desk_id AND m.user_id = ? AND m.state = 'confirmed'
+                WHERE r.desk_id IN (\(databaseQuestionMarks(count: desks.count)))
                 """
-            var args: [DatabaseValueConvertible] = [Data(user.id.bytes)]
+            var args: [DatabaseValueConvertible] = desks.map { Data($0.bytes) }
             if let desk {
-                sql += " WHERE d.name = ?"
+                sql += " AND d.name = ?"
                 args.append(desk)
             }
             sql += " ORDER BY r.created_at DESC LIMIT 1000"

@@ -10,6 +10,8 @@ struct ServiceController {
         let ready: Bool
         let desksWithoutUnlockedSupervisor: [String]
         let desksWithoutUnlockedSupervisorCount: Int
+        /// Stored rows whose MAC did not check since start (schema/FORMAT.md §18): each one refused an action.
+        let integrityFailures: Int
     }
 
     func addRoutes(to router: Router<VaultRequestContext>) {
@@ -35,6 +37,6 @@ struct ServiceController {
         return try JSONBody.response(
             Ready(
                 ready: true, desksWithoutUnlockedSupervisor: staff ? desks : [],
-                desksWithoutUnlockedSupervisorCount: desks.count))
+                desksWithoutUnlockedSupervisorCount: desks.count, integrityFailures: vault.integrityFailureCount))
     }
 }
