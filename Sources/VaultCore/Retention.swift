@@ -26,7 +26,8 @@ extension Vault {
             let applies = days >= desk.retentionDays
             try self.updateAuthenticated(
                 db, .desk, table: "desks", key: ("id", Data(desk.id.bytes)), fields: Self.deskFields,
-                change: applies ? ["retention_days": days, "pending_retention_days": nil] : ["pending_retention_days": days])
+                change: applies
+                    ? ["retention_days": days, "pending_retention_days": nil] : ["pending_retention_days": days])
             try self.record(
                 db, caller, "retention.change", "desk:\(name) days:\(days) \(applies ? "applied" : "pending-approval")")
             return applies
