@@ -140,7 +140,7 @@ CREATE TABLE desks (
     retention_days INTEGER NOT NULL CHECK (retention_days >= 0),
     manifest_version INTEGER NOT NULL,
     created_at INTEGER NOT NULL
-, pending_retention_days INTEGER CHECK (pending_retention_days IS NULL OR pending_retention_days >= 0), unsend_policy TEXT NOT NULL DEFAULT 'keep-marked' CHECK (unsend_policy IN ('keep-marked', 'delete')), state_mac BLOB);
+, pending_retention_days INTEGER CHECK (pending_retention_days IS NULL OR pending_retention_days >= 0), unsend_policy TEXT NOT NULL DEFAULT 'keep-marked' CHECK (unsend_policy IN ('keep-marked', 'delete')), state_mac BLOB, recovery_vouched_by TEXT);
 
 CREATE TABLE key_wraps (
     id INTEGER PRIMARY KEY,

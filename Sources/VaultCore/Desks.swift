@@ -8,6 +8,9 @@ struct DeskState: Sendable {
     var name: String
     var retentionDays: Int
     var manifest: DeskManifest
+    /// Whether a supervisor of the desk vouched for its recovery key (`desk accept`): only then are desk secrets
+    /// sealed to it.
+    var recoveryVouched: Bool
 
     var queueKeyID: [UInt8] { Hashing.keyID(manifest.queuePublic) }
     var oversightKeyID: [UInt8] { Hashing.keyID(manifest.oversightPublic) }
@@ -39,22 +42,14 @@ extension Vault {
             throw VaultError.integrity("a desk row is malformed")
         }
         try checkAuthenticated(.desk, row, fields: Self.deskFields)
-        if (row["manifest_version"] as Int64) == 0,
-            try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT 1 FROM desk_manifests WHERE desk_id = ? LIMIT 1"),
-                arguments: [Data(id.bytes)]) != true
-        {
-            throw VaultError.conflict(
-                "desk \(row["name"] as String) has not been accepted by its founding supervisor yet: they run "
-                    + "`consultvault desk accept --name \(row["name"] as String) --as SUPERVISOR --recovery-fingerprint F`"
-            )
-        }
         let version = try manifestHead(db, deskID: id, pointer: row["manifest_version"])
         let manifest = try verifiedManifest(db, deskID: id, version: version)
         guard manifest.name == row["name"] as String else {
             throw VaultError.integrity("desk \(row["name"] as String) does not match its signed manifest")
         }
-        return DeskState(id: id, name: row["name"], retentionDays: row["retention_days"], manifest: manifest)
+        return DeskState(
+            id: id, name: row["name"], retentionDays: row["retention_days"], manifest: manifest,
+            recoveryVouched: (row["recovery_vouched_by"] as String?) != nil)
     }
 
     /// Proposes a member; they read nothing until a supervisor confirms.

@@ -13,6 +13,11 @@ extension Vault {
         let recovery = try BoxKeyPair(secretKey: recoverySecret)
         let outcome: WorkedOutcome<Bool> = try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
+            guard desk.recoveryVouched else {
+                throw VaultError.conflict(
+                    "no supervisor of \(name) has vouched for its recovery key (`desk accept`), so no desk secret is sealed to it"
+                )
+            }
             guard SecretBytes.constantTimeEquals(recovery.publicKey, desk.manifest.recoveryPublic) else {
                 try self.record(db, caller, "desk.recover", "desk:\(name) user:\(username)", .denied)
                 return .denied

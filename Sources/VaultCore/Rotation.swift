@@ -72,13 +72,14 @@ extension Vault {
                     """,
                 arguments: [Data(pair.keyID), Data(deskID.bytes), kind, generation, Data(pair.publicKey), now()])
         }
-        let recovery = desk.manifest.recoveryPublic
-        for recipient in members.map(\.boxPublic) + [oversight.publicKey, recovery] {
+        // The recovery key only once a supervisor vouched for it (DeskFounding.swift).
+        let recovery = desk.recoveryVouched ? [desk.manifest.recoveryPublic] : []
+        for recipient in members.map(\.boxPublic) + [oversight.publicKey] + recovery {
             try storeWrap(
                 db, secret: queue.secretKey, label: .deskQueue, scope: deskID.bytes, keyID: queue.keyID,
                 recipient: recipient)
         }
-        for recipient in members.filter({ $0.role == .supervisor }).map(\.boxPublic) + [recovery] {
+        for recipient in members.filter({ $0.role == .supervisor }).map(\.boxPublic) + recovery {
             try storeWrap(
                 db, secret: oversight.secretKey, label: .deskOversight, scope: deskID.bytes, keyID: oversight.keyID,
                 recipient: recipient)

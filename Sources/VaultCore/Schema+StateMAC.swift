@@ -9,6 +9,10 @@ extension VaultDatabase {
         for table in ["cases", "case_grants", "desks", "access_requests", "audit_reviews"] {
             try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN state_mac BLOB")
         }
+        // Who vouched for the desk's recovery key (NULL: nobody yet; desk secrets are not sealed to it). Desks made
+        // before v7 were sealed to their recovery key at creation: 'legacy'.
+        try db.execute(sql: "ALTER TABLE desks ADD COLUMN recovery_vouched_by TEXT")
+        try db.execute(sql: "UPDATE desks SET recovery_vouched_by = 'legacy'")
         try db.execute(
             sql: """
                 CREATE TRIGGER desk_manifests_append_only_delete BEFORE DELETE ON desk_manifests

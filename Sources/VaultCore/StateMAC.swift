@@ -104,7 +104,7 @@ extension Vault {
         [
             Array(row["id"] as Data), StateField.text(row["name"]), Array(row["recovery_public"] as Data),
             StateField.int(row["retention_days"] as Int64), StateField.int(row["pending_retention_days"] as Int64?),
-            StateField.text(row["unsend_policy"]),
+            StateField.text(row["unsend_policy"]), StateField.text(row["recovery_vouched_by"]),
         ]
     }
 

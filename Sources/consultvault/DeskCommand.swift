@@ -14,10 +14,10 @@ struct DeskCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Propose a desk: its founding supervisor and recovery key. Needs an enrolled auditor.",
+            abstract: "Create a desk sealed to its founding supervisor. Needs an enrolled auditor.",
             discussion: """
-                No key exists until the founding supervisor accepts the desk (`desk accept`), typing the recovery \
-                key's fingerprint as the municipality gave it to them.
+                The recovery key is listed but receives nothing until a supervisor of the desk vouches for it \
+                (`desk accept`), typing its fingerprint as the municipality gave it to them.
                 """
         )
 
@@ -37,11 +37,11 @@ struct DeskCommand: AsyncParsableCommand {
                 try await vault.addDesk(
                     name: name, supervisor: supervisor, recoveryKey: Array(key), retentionDays: retentionDays,
                     caller: .cli())
-                print(
-                    "proposed desk \(name); recovery key fingerprint \(Vault.recoveryFingerprint(Array(key)))")
+                print("created desk \(name) with founding supervisor \(supervisor)")
                 print(
                     "next: \(supervisor) runs `consultvault desk accept --name \(name) --as \(supervisor) "
-                        + "--recovery-fingerprint F` with F from the municipality's copy of `recovery-key new`")
+                        + "--recovery-fingerprint F` with F from the municipality's copy of `recovery-key new`; "
+                        + "until then no desk secret is sealed to the recovery key")
             }
         }
     }
@@ -57,7 +57,8 @@ struct DeskCommand: AsyncParsableCommand {
 
         @OptionGroup var options: DataOptions
         @Option var name: String
-        @Option(name: .customLong("as"), help: "The founding supervisor named at `desk add`.") var supervisor: String
+        @Option(name: .customLong("as"), help: "A supervisor of the desk (normally the founding one).") var supervisor:
+            String
         @Option(help: "The recovery key's fingerprint, from the municipality.") var recoveryFingerprint: String
 
         func run() async throws {
@@ -66,7 +67,7 @@ struct DeskCommand: AsyncParsableCommand {
                 let me = try await Secrets.unlock(vault, as: supervisor)
                 try await vault.acceptDesk(
                     name: name, recoveryFingerprint: recoveryFingerprint, as: me, requestID: Caller.cli().requestID)
-                print("accepted desk \(name); its keys are sealed to \(supervisor) and the recovery key")
+                print("accepted desk \(name): its secrets are now sealed to the recovery key as well")
             }
         }
     }

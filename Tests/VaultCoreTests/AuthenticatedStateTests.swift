@@ -250,32 +250,35 @@ import VaultTestSupport
         #expect(page.map(\.text) == ["history"])
     }
 
-    @Test("H1: a desk's keys are sealed only after its founding supervisor accepts it with the recovery fingerprint")
+    @Test("H1: the admin's recovery key gets no desk secret until a supervisor vouches for it with the fingerprint")
     func deskAcceptance() async throws {
         let f = try await Fixture.make()
         defer { f.remove() }
         let adminsOwn = try BoxKeyPair.generate()
+        let wrapsToAdminsKey = {
+            try await f.vault.database.read { db in
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM key_wraps WHERE recipient_key_id = ?",
+                    arguments: [Data(Hashing.keyID(adminsOwn.publicKey))]) ?? -1
+            }
+        }
         try await f.vault.addDesk(
             name: "mine", supervisor: "sup", recoveryKey: adminsOwn.publicKey, retentionDays: nil, caller: .cli())
-        // Proposed: nothing is sealed, no manifest, and relay writes or invites name the missing step.
-        let wraps = try await f.vault.database.read { db in
-            try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM key_wraps WHERE recipient_key_id = ?",
-                arguments: [Data(Hashing.keyID(adminsOwn.publicKey))]) ?? -1
-        }
-        #expect(wraps == 0)
-        let early = await #expect(throws: VaultError.self) {
-            try await f.vault.invite(desk: "mine", username: "cou1", caller: .cli())
-        }
-        #expect(early?.message.contains("desk accept") == true)
-        // sup was told the municipality's fingerprint, not the admin's key: acceptance is refused, nothing sealed.
+        // The desk works as API.md's first-vault sequence expects, but nothing is sealed to the admin's key.
+        try await f.vault.invite(desk: "mine", username: "cou1", caller: .cli())
         let sup = try await f.unlock("sup")
+        try await f.vault.confirm(
+            desk: "mine", username: "cou1", fingerprint: f.fingerprints["cou1"]!, supervisor: sup, requestID: "r")
+        #expect(try await wrapsToAdminsKey() == 0)
+        // sup was given the municipality's fingerprint: acceptance is refused and seals nothing.
         let municipality = Vault.recoveryFingerprint(f.recovery.publicKey)
         let mismatch = await #expect(throws: VaultError.self) {
             try await f.vault.acceptDesk(name: "mine", recoveryFingerprint: municipality, as: sup, requestID: "r")
         }
         #expect(mismatch?.code == .conflict)
-        // Another supervisor cannot accept a desk proposed for someone else.
+        // A rotation does not seal to the unvouched key either, and a supervisor of another desk cannot vouch.
+        try await f.vault.removeMember(desk: "mine", username: "cou1", caller: .cli())
+        _ = try await f.vault.runPendingRotations(caller: .cli())
         let sup2 = try await f.unlock("sup2")
         let other = await #expect(throws: VaultError.self) {
             try await f.vault.acceptDesk(
@@ -283,19 +286,23 @@ import VaultTestSupport
                 requestID: "r")
         }
         #expect(other?.code == .forbidden)
-        #expect(
-            try await f.vault.database.read { db in
-                try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM key_wraps WHERE recipient_key_id = ?",
-                    arguments: [Data(Hashing.keyID(adminsOwn.publicKey))])
-            } == 0)
-        // Legitimate path: a desk proposed with the municipality's key, accepted with its fingerprint.
+        #expect(try await wrapsToAdminsKey() == 0)
+        // Legitimate path: a desk created with the municipality's key, accepted with its fingerprint: every
+        // generation of its secrets is sealed to the recovery key (the fixture's desks are accepted this way).
         try await f.vault.addDesk(
             name: "good", supervisor: "sup", recoveryKey: f.recovery.publicKey, retentionDays: nil, caller: .cli())
         try await f.vault.acceptDesk(name: "good", recoveryFingerprint: municipality, as: sup, requestID: "r")
         let good = try await f.vault.database.read { db in try #require(try f.vault.desk(db, name: "good")) }
-        #expect(good.manifest.members.map(\.username) == ["sup"])
-        #expect(good.manifest.recoveryPublic == f.recovery.publicKey)
+        #expect(good.recoveryVouched)
+        let recoveryWraps = try await f.vault.database.read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT count(*) FROM key_wraps w JOIN desk_keys k ON k.key_id = w.key_id
+                    WHERE k.desk_id = ? AND w.recipient_key_id = ?
+                    """, arguments: [Data(good.id.bytes), Data(Hashing.keyID(f.recovery.publicKey))])
+        }
+        #expect(recoveryWraps == 2)
     }
 
     @Test("M2: a supervisor assigning a case to themselves must give a reason, and it waits for an auditor's review")

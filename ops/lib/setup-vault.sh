@@ -85,8 +85,9 @@ cv_user_enroll() {
     CV_FINGERPRINT[$1]=$fingerprint
 }
 
-# cv_desk_add DESK SUPERVISOR: the admin proposes the desk with CV_RECOVERY_PUB; SUPERVISOR (unlocked
-# with their passphrase) accepts it, typing CV_RECOVERY_FINGERPRINT; its keys are then sealed.
+# cv_desk_add DESK SUPERVISOR: the admin creates the desk with CV_RECOVERY_PUB; SUPERVISOR (unlocked
+# with their passphrase) accepts it, typing CV_RECOVERY_FINGERPRINT, so its secrets are sealed to the
+# recovery key too.
 cv_desk_add() {
     cv_quiet desk add --name "$1" --supervisor "$2" --recovery-key "$CV_RECOVERY_PUB" || return
     cv_desk_accept "$1" "$2"
