@@ -8,7 +8,7 @@ import VaultCrypto
 final class DerivationLimiter: Sendable {
     private struct State {
         var running = 0
-        var waiting: [CheckedContinuation<Void, Never>] = []
+        var waiting: [CheckedContinuation<Bool, Never>] = []
         var started = 0
     }
     private let state = Mutex(State())
@@ -38,8 +38,9 @@ final class DerivationLimiter: Sendable {
     }
 
     private func acquire() async throws {
-        var full = false
-        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+        // The continuation answers whether the caller may run (true) or the queue was full (false). (A captured
+        // `var` set inside the closure crashed the release build's coroutine splitting in Swift 6.3.)
+        let admitted = await withCheckedContinuation { (cont: CheckedContinuation<Bool, Never>) in
             enum Next { case run, wait, refuse }
             let next = state.withLock { s -> Next in
                 if s.running < limit {
@@ -52,20 +53,18 @@ final class DerivationLimiter: Sendable {
                 return .wait
             }
             switch next {
-            case .run: cont.resume()
+            case .run: cont.resume(returning: true)
             case .wait: break
-            case .refuse:
-                full = true
-                cont.resume()
+            case .refuse: cont.resume(returning: false)
             }
         }
-        if full {
+        guard admitted else {
             throw VaultError(.rateLimited, "the server is busy checking passphrases; try again in 2 s", retryAfter: 2)
         }
     }
 
     private func release() {
-        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+        let next = state.withLock { s -> CheckedContinuation<Bool, Never>? in
             if s.waiting.isEmpty {
                 s.running -= 1
                 return nil
@@ -73,6 +72,6 @@ final class DerivationLimiter: Sendable {
             s.started += 1
             return s.waiting.removeFirst()
         }
-        next?.resume()
+        next?.resume(returning: true)
     }
 }

@@ -5,8 +5,8 @@ import VaultCrypto
 /// The desk manifest chain: which version is current, and verifying a version back to the vault-signed first one.
 extension Vault {
     /// The desk's current manifest version: the newest stored version, which the `desks.manifest_version` pointer
-    /// must name and which never goes below the newest this process has seen (manifest rows are append-only, and
-    /// the schema check at open refuses a database whose append-only triggers were dropped). A rolled-back pointer
+    /// must name and which never goes below the newest committed version anchored in `DIR/manifest-heads.json`
+    /// (manifest rows are append-only, and the schema check refuses a database whose triggers were dropped). A rolled-back pointer
     /// or a deleted newer version is refused, so no key is ever re-sealed to an older generation.
     /// - Throws: `VaultError.integrity` on a mismatch or a rollback.
     func manifestHead(_ db: Database, deskID: ID, pointer: Int64) throws -> Int64 {
@@ -19,7 +19,11 @@ extension Vault {
                 "a desk's manifest version was rolled back outside the vault (pointer \(pointer), newest \(newest)); refusing to act on it"
             )
         }
-        manifestHeads.saw(newest, for: deskID)
+        // Anchored only once committed: a version this transaction wrote and then rolled back must not count.
+        let heads = manifestHeads
+        if newest > heads.highest(deskID), !database.afterCommit({ _ in heads.saw(newest, for: deskID) }) {
+            heads.saw(newest, for: deskID)
+        }
         return newest
     }
 

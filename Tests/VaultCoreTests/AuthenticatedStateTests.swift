@@ -170,6 +170,34 @@ import VaultTestSupport
         #expect(forward >= 1)
     }
 
+    @Test("H2: a manifest version deleted while the vault is stopped (triggers put back) is refused after a restart")
+    func manifestRollbackAcrossRestart() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        try await f.vault.removeMember(desk: "ijime", username: "cou4", caller: .cli())
+        _ = try await f.vault.runPendingRotations(caller: .cli())
+        let desk = try await id(f, "SELECT id FROM desks WHERE name = 'ijime'")
+        let head = try await f.vault.database.read { db in
+            try Int64.fetchOne(db, sql: "SELECT manifest_version FROM desks WHERE id = ?", arguments: [desk]) ?? 0
+        }
+        let schema = try await f.vault.database.read { db in
+            try String.fetchOne(
+                db, sql: "SELECT sql FROM sqlite_master WHERE name = 'desk_manifests_append_only_delete'") ?? ""
+        }
+        try await f.vault.database.writer.write { db in
+            try db.execute(sql: "DROP TRIGGER desk_manifests_append_only_delete")
+            try db.execute(
+                sql: "DELETE FROM desk_manifests WHERE desk_id = ? AND version = ?", arguments: [desk, head])
+            try db.execute(sql: "UPDATE desks SET manifest_version = ? WHERE id = ?", arguments: [head - 1, desk])
+            try db.execute(sql: schema)
+        }
+        let reopened = try Vault.open(at: f.directory)
+        let error = await #expect(throws: VaultError.self) {
+            _ = try await reopened.database.read { db in try reopened.desk(db, name: "ijime") }
+        }
+        #expect(error?.code == .integrity)
+    }
+
     @Test("M4: swapped routing ids do not reroute a person's messages into another case")
     func swappedRouting() async throws {
         let f = try await Fixture.make()
