@@ -26,7 +26,8 @@ extension Vault {
     public func addDesk(
         name: String, supervisor: String, recoveryKey: [UInt8], retentionDays: Int?, caller: Caller
     ) async throws {
-        guard name.range(of: #"^[a-z0-9][a-z0-9_-]{0,63}$"#, options: .regularExpression) != nil else {
+        // \A…\z, not ^…$: `$` also matches before a final line terminator ("ijime\n", "ijime\u{2028}").
+        guard name.range(of: #"\A[a-z0-9][a-z0-9_-]{0,63}\z"#, options: .regularExpression) != nil else {
             throw VaultError.invalid("desk name must be 1–64 characters of a–z, 0–9, '_' or '-'")
         }
         guard recoveryKey.count == 32 else {

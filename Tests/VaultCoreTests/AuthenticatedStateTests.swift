@@ -315,6 +315,14 @@ import VaultTestSupport
         }
         #expect(other?.code == .forbidden)
         #expect(try await wrapsToAdminsKey() == 0)
+        // A desk name with a trailing line terminator is refused (it would look like another desk).
+        for bad in ["good\n", "good\u{2028}", "good\u{85}"] {
+            let error = await #expect(throws: VaultError.self) {
+                try await f.vault.addDesk(
+                    name: bad, supervisor: "sup", recoveryKey: f.recovery.publicKey, retentionDays: nil, caller: .cli())
+            }
+            #expect(error?.code == .invalidRequest)
+        }
         // Legitimate path: a desk created with the municipality's key, accepted with its fingerprint: every
         // generation of its secrets is sealed to the recovery key (the fixture's desks are accepted this way).
         try await f.vault.addDesk(
