@@ -127,3 +127,107 @@ extension Vault {
         }
     }
 }
+
+extension Vault {
+    /// Assigns a case (a supervisor of the desk, or a counselor taking a queue case for themselves): starts a new
+    /// epoch sealed to the assignee and the oversight key, seals the earlier epochs to the assignee, and removes
+    /// the queue's (and a previous assignee's) wraps. The oversight wrap always remains.
+    /// - Throws: `.forbidden` (recorded) when the caller may not assign or the assignee is not a confirmed member.
+    ///
+    /// A supervisor assigning a case to themselves reads it from then on, so, like break-glass, it needs a `reason`
+    /// (sealed to the auditors and the desk's oversight key) and is recorded as `breakglass.start` as well: it waits
+    /// in the auditors' review queue.
+    public func assign(
+        caseID: ID, to assignee: String, reason: String? = nil, as user: UnlockedUser, requestID: String
+    ) async throws {
+        let caller = user.caller(requestID: requestID)
+        let target = "case:\(caseID) user:\(assignee)"
+        let selfAssignment = user.role == .supervisor && assignee == user.username
+        if selfAssignment {
+            guard let reason, !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, reason.utf8.count <= 4096
+            else {
+                throw VaultError.invalid(
+                    "a supervisor assigning a case to themselves must give a `reason` (1–4096 bytes); it is reviewed like break-glass"
+                )
+            }
+        }
+        enum Outcome: Sendable {
+            case done
+            case denied(VaultError)
+        }
+        let outcome: Outcome = try await database.transaction { db in
+            guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
+            let desk = try self.desk(db, id: c.deskID)
+            let actorIsMember = try self.isConfirmedMember(db, deskID: c.deskID, userID: user.id)
+            let mayAssign: Bool
+            switch user.role {
+            case .supervisor: mayAssign = actorIsMember
+            case .counselor: mayAssign = actorIsMember && c.assigneeID == nil && assignee == user.username
+            case .auditor, .admin: mayAssign = false
+            }
+            guard mayAssign, let target = try UserRecord.find(db, username: assignee), target.state == "active",
+                target.role == .counselor || target.role == .supervisor,
+                let listed = try self.manifestMember(db, desk: desk, user: target)
+            else {
+                try self.record(db, caller, "case.assign", target, .denied)
+                return .denied(
+                    .forbidden(
+                        mayAssign
+                            ? "\(assignee) is not a confirmed member of this desk"
+                            : "only a supervisor of the desk assigns; a counselor may only take a queue case for themselves"
+                    ))
+            }
+            guard c.assigneeID != target.id else { return .done }
+            // Sealed only to the key the signed manifest lists for the assignee.
+            let assigneeBox = listed.boxPublic
+            // Open every earlier epoch with the actor's keys and seal it to the assignee.
+            let epochIDs = try Data.fetchAll(
+                db, sql: "SELECT key_id FROM case_epochs WHERE case_id = ? ORDER BY epoch",
+                arguments: [Data(c.id.bytes)])
+            for raw in epochIDs {
+                let pair = try self.openEpoch(db, keyID: Array(raw), case: c, desk: desk, as: user)
+                try self.storeEpochWrap(db, pair, case: c, to: assigneeBox)
+            }
+            let next = c.currentEpoch + 1
+            let epoch = try self.createEpoch(db, case: c, epoch: next)
+            try self.storeEpochWrap(db, epoch, case: c, to: assigneeBox)
+            try self.storeEpochWrap(db, epoch, case: c, to: desk.manifest.oversightPublic)
+            // The queue (and a previous assignee) lose the history; the oversight wrap stays.
+            var revoke: [Data] = try Data.fetchAll(
+                db, sql: "SELECT key_id FROM desk_keys WHERE desk_id = ? AND kind = 'queue'",
+                arguments: [Data(c.deskID.bytes)])
+            if let previous = c.assigneeID, let prev = try UserRecord.find(db, id: previous), let pk = prev.boxPublic {
+                revoke.append(Data(Hashing.keyID(pk)))
+            }
+            for r in revoke {
+                try db.execute(
+                    sql: """
+                        DELETE FROM key_wraps WHERE recipient_key_id = ? AND key_id IN
+                            (SELECT key_id FROM case_epochs WHERE case_id = ?)
+                        """, arguments: [r, Data(c.id.bytes)])
+            }
+            let orphaned =
+                try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count(*) FROM case_epochs e WHERE e.case_id = ?
+                        AND NOT EXISTS (SELECT 1 FROM key_wraps w WHERE w.key_id = e.key_id)
+                        """, arguments: [Data(c.id.bytes)]) ?? 0
+            guard orphaned == 0 else {
+                throw VaultError.integrity("assignment would leave an epoch key without a wrap")
+            }
+            var assigned = c
+            assigned.assigneeID = target.id
+            assigned.currentEpoch = next
+            try self.saveCaseState(db, assigned)
+            try self.record(db, caller, "case.assign", "case:\(caseID) user:\(assignee)")
+            if selfAssignment {
+                try self.record(
+                    db, caller, "breakglass.start", "case:\(caseID) self-assign", reason: reason, desk: desk)
+                try self.checkpoint(db, force: true)
+            }
+            return .done
+        }
+        if case .denied(let e) = outcome { throw e }
+    }
+}

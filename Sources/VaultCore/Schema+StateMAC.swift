@@ -41,31 +41,19 @@ extension VaultDatabase {
     /// Computes the MAC of every existing row once, when the migration runs (it never runs again: a second run
     /// would fail on the existing columns, and the schema check refuses a database whose schema differs).
     private static func backfillStateMACs(_ db: Database, _ mac: StateMAC) throws {
-        for row in try Row.fetchAll(db, sql: "SELECT \(CaseRow.selection) FROM cases") {
-            let c = try CaseRow(selected: row)
-            try db.execute(
-                sql: "UPDATE cases SET state_mac = ? WHERE id = ?",
-                arguments: [Data(mac.tag(.caseState, c.macFields)), Data(c.id.bytes)])
-        }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM case_grants") {
-            try db.execute(
-                sql: "UPDATE case_grants SET state_mac = ? WHERE id = ?",
-                arguments: [Data(mac.tag(.grant, Vault.grantFields(row))), row["id"] as Data])
-        }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM desks") {
-            try db.execute(
-                sql: "UPDATE desks SET state_mac = ? WHERE id = ?",
-                arguments: [Data(mac.tag(.desk, Vault.deskFields(row))), row["id"] as Data])
-        }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM access_requests") {
-            try db.execute(
-                sql: "UPDATE access_requests SET state_mac = ? WHERE id = ?",
-                arguments: [Data(mac.tag(.accessRequest, Vault.accessRequestFields(row))), row["id"] as Data])
-        }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM audit_reviews") {
-            try db.execute(
-                sql: "UPDATE audit_reviews SET state_mac = ? WHERE breakglass_seq = ?",
-                arguments: [Data(mac.tag(.review, Vault.reviewFields(row))), row["breakglass_seq"] as Int64])
+        let tables: [(table: String, key: String, record: StateMAC.Record, fields: (Row) throws -> [[UInt8]])] = [
+            ("cases", "id", .caseState, { try CaseRow(row: $0).macFields }),
+            ("case_grants", "id", .grant, { Vault.grantFields($0) }),
+            ("desks", "id", .desk, Vault.deskFields),
+            ("access_requests", "id", .accessRequest, Vault.accessRequestFields),
+            ("audit_reviews", "breakglass_seq", .review, Vault.reviewFields),
+        ]
+        for t in tables {
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM \(t.table)") {
+                try db.execute(
+                    sql: "UPDATE \(t.table) SET state_mac = ? WHERE \(t.key) = ?",
+                    arguments: [Data(mac.tag(t.record, try t.fields(row))), row[t.key] as DatabaseValue])
+            }
         }
     }
 
