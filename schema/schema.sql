@@ -230,7 +230,7 @@ CREATE TABLE relay_tokens (
     token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),
     created_at INTEGER NOT NULL,
     revoked_at INTEGER
-);
+, state_mac BLOB);
 
 CREATE TABLE rotation_jobs (
     id INTEGER PRIMARY KEY,

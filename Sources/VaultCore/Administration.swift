@@ -82,6 +82,8 @@ extension Vault {
                 sql: "UPDATE relay_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
                 arguments: [self.now(), name])
             guard db.changesCount == 1 else { throw VaultError.notFound("no active relay token \(name)") }
+            // Revoking is always safe, so the row gets a fresh MAC whatever it carried.
+            try self.authenticateNewRow(db, .relayToken, table: "relay_tokens", key: ("name", name))
             try self.record(db, caller, "token.revoke", "token:\(name)")
         }
         relayTokens.forget(name: name)

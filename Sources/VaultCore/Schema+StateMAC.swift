@@ -6,7 +6,7 @@ extension VaultDatabase {
     /// schema/FORMAT.md §18), filled for existing rows with the vault's key; and desk manifests append-only.
     /// A database with rows needs the key (`stateMAC`); an empty one (a new vault) does not.
     static func stateMACSchema(_ db: Database, stateMAC: StateMAC?) throws {
-        for table in ["cases", "case_grants", "desks", "access_requests", "audit_reviews"] {
+        for table in ["cases", "case_grants", "desks", "access_requests", "audit_reviews", "relay_tokens"] {
             try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN state_mac BLOB")
         }
         // Who vouched for the desk's recovery key (NULL: nobody yet; desk secrets are not sealed to it). Desks made
@@ -29,7 +29,7 @@ extension VaultDatabase {
                 sql: """
                     SELECT (SELECT count(*) FROM cases) + (SELECT count(*) FROM case_grants)
                         + (SELECT count(*) FROM desks) + (SELECT count(*) FROM access_requests)
-                        + (SELECT count(*) FROM audit_reviews)
+                        + (SELECT count(*) FROM audit_reviews) + (SELECT count(*) FROM relay_tokens)
                     """) ?? 0
         guard rows > 0 else { return }
         guard let mac = stateMAC else {
@@ -47,6 +47,7 @@ extension VaultDatabase {
             ("desks", "id", .desk, Vault.deskFields),
             ("access_requests", "id", .accessRequest, Vault.accessRequestFields),
             ("audit_reviews", "breakglass_seq", .review, Vault.reviewFields),
+            ("relay_tokens", "id", .relayToken, { try Vault.relayTokenFields(db, $0) }),
         ]
         for t in tables {
             for row in try Row.fetchAll(db, sql: "SELECT * FROM \(t.table)") {

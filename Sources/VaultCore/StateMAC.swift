@@ -17,6 +17,7 @@ final class StateMAC: Sendable {
         case accessRequest = "consultvault/state/access-request/v1"
         case desk = "consultvault/state/desk/v1"
         case review = "consultvault/state/review/v1"
+        case relayToken = "consultvault/state/relay-token/v1"
     }
 
     private let key: SecretBytes
@@ -66,6 +67,7 @@ extension StateMAC.Record {
         case .accessRequest: "access request"
         case .desk: "desk setting"
         case .review: "review"
+        case .relayToken: "relay token"
         }
     }
 }
@@ -114,6 +116,20 @@ extension Vault {
             Array(row["requester_id"] as Data), StateField.text(row["state"]),
             StateField.int(row["created_at"] as Int64),
             StateField.text(row["decided_by"]), StateField.int(row["decided_at"] as Int64?),
+        ]
+    }
+
+    /// A relay token and its desk scope (the sorted desk ids of `relay_token_desks`), so neither a revocation nor
+    /// the scope can be changed outside the vault.
+    static func relayTokenFields(_ db: Database, _ row: Row) throws -> [[UInt8]] {
+        let desks = try Data.fetchAll(
+            db.cachedStatement(sql: "SELECT desk_id FROM relay_token_desks WHERE token_id = ? ORDER BY desk_id"),
+            arguments: [row["id"] as Data]
+        ).map { Array($0) }
+        return [
+            Array(row["id"] as Data), StateField.text(row["name"]), Array(row["token_hash"] as Data),
+            StateField.int(row["created_at"] as Int64), StateField.int(row["revoked_at"] as Int64?),
+            Canonical.encode(desks),
         ]
     }
 
@@ -171,6 +187,7 @@ extension Vault {
         case .review: fields = Self.reviewFields(row)
         case .grant: fields = Self.grantFields(row)
         case .caseState: fields = try CaseRow(row: row).macFields
+        case .relayToken: fields = try Self.relayTokenFields(db, row)
         }
         try db.execute(
             sql: "UPDATE \(table) SET state_mac = ? WHERE \(key.column) = ?",

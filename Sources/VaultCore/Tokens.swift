@@ -32,6 +32,7 @@ extension Vault {
                     sql: "INSERT INTO relay_token_desks (token_id, desk_id) VALUES (?, ?)",
                     arguments: [Data(id.bytes), Data(desk.id.bytes)])
             }
+            try self.authenticateNewRow(db, .relayToken, table: "relay_tokens", key: ("id", Data(id.bytes)))
             try self.record(db, caller, "token.issue", "token:\(name)")
         }
         return token
@@ -47,11 +48,14 @@ extension Vault {
             guard
                 let row = try Row.fetchOne(
                     db,
-                    sql: "SELECT id, name, token_hash FROM relay_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+                    sql: "SELECT * FROM relay_tokens WHERE token_hash = ? AND revoked_at IS NULL",
                     arguments: [Data(hash)]),
                 SecretBytes.constantTimeEquals(Array(row["token_hash"] as Data), hash),
                 let id = ID(bytes: Array(row["id"] as Data))
             else { return nil }
+            // An un-revoked token or a widened desk scope does not carry the token's MAC.
+            try self.stateMAC.check(
+                .relayToken, try Self.relayTokenFields(db, row), (row["state_mac"] as Data?).map { Array($0) })
             let desks = try Data.fetchAll(
                 db, sql: "SELECT desk_id FROM relay_token_desks WHERE token_id = ?", arguments: [Data(id.bytes)]
             ).compactMap { ID(bytes: Array($0)) }

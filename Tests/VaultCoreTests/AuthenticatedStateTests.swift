@@ -198,6 +198,28 @@ import VaultTestSupport
         #expect(error?.code == .integrity)
     }
 
+    @Test("a relay token revoked or scoped outside the vault is refused; issue and revoke keep working")
+    func relayTokenState() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let other = try await f.vault.issueRelayToken(name: "relay2", desks: ["ijime"], caller: .cli())
+        #expect(try await f.vault.authenticateRelay(other) != nil)
+        // Widening relay1's scope to gyakutai by one inserted row: refused at its next authentication.
+        let gyakutai = try await id(f, "SELECT id FROM desks WHERE name = 'gyakutai'")
+        try await write(
+            f, "INSERT INTO relay_token_desks (token_id, desk_id) VALUES (?, ?)",
+            [Data(f.relay.tokenID.bytes), gyakutai])
+        let fresh = try Vault.open(at: f.directory)
+        let widened = await #expect(throws: VaultError.self) { try await fresh.authenticateRelay(f.relayToken) }
+        #expect(widened?.code == .integrity)
+        // Un-revoking a revoked token: refused.
+        try await f.vault.revokeRelayToken(name: "relay2", caller: .cli())
+        #expect(try await fresh.authenticateRelay(other) == nil)
+        try await write(f, "UPDATE relay_tokens SET revoked_at = NULL WHERE name = 'relay2'")
+        let revived = await #expect(throws: VaultError.self) { try await fresh.authenticateRelay(other) }
+        #expect(revived?.code == .integrity)
+    }
+
     @Test("M4: swapped routing ids do not reroute a person's messages into another case")
     func swappedRouting() async throws {
         let f = try await Fixture.make()
