@@ -29,10 +29,9 @@ struct DeskController {
         let fingerprint: String
     }
 
+    /// `{"recovery_fingerprint"}` (JSONBody decodes snake_case keys).
     struct AcceptRequest: Decodable {
         let recoveryFingerprint: String
-
-        enum CodingKeys: String, CodingKey { case recoveryFingerprint = "recovery_fingerprint" }
     }
 
     func addRoutes(to router: Router<VaultRequestContext>) {
