@@ -26,7 +26,7 @@ struct AccessController {
     @Sendable func list(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
         let desk = try Query(request: request).string("desk", maxLength: 64)
-        let items = try await vault.listAccessRequests(desk: desk, as: user)
+        let items = try await vault.listAccessRequests(desk: desk, as: user, requestID: context.requestID)
         return try JSONBody.response([
             "requests": items.map {
                 RequestJSON(

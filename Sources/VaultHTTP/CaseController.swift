@@ -236,7 +236,7 @@ struct CaseController {
             guard let id = ID(after) else { throw APIError.invalid("`after` must be a case id") }
             query.after = id
         }
-        let cases = try await vault.listCases(query, as: user)
+        let cases = try await vault.listCases(query, as: user, requestID: context.requestID)
         return try JSONBody.response(["cases": cases.map(Self.json)])
     }
 

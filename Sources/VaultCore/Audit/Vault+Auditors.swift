@@ -15,20 +15,14 @@ extension Vault {
         if let cached = user.cached(newestID) {
             newest = cached
         } else {
-            guard
-                let sealed = try Data.fetchOne(
-                    db, sql: "SELECT sealed FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
-                    arguments: [Data(newestID), Data(user.box.keyID)])
-            else { return nil }
+            guard let sealed = try sealedWrap(db, keyID: newestID, recipientKeyID: user.box.keyID) else { return nil }
             newest = try LabelledWrap.openBoxKey(
-                Array(sealed), with: user.box, label: .auditors, scope: keys.vaultID.bytes, keyID: newestID)
+                sealed, with: user.box, label: .auditors, scope: keys.vaultID.bytes, keyID: newestID)
             user.cache(newest)
         }
         var ring = [newest]
         for keyID in ids.dropFirst() {
-            let wraps = try Row.fetchAll(
-                db, sql: "SELECT recipient_key_id, sealed FROM key_wraps WHERE key_id = ?", arguments: [Data(keyID)]
-            ).map { (recipient: Array($0["recipient_key_id"] as Data), sealed: Array($0["sealed"] as Data)) }
+            let wraps = try self.wraps(db, keyID: keyID)
             let holders = [user.box] + ring
             var opened: (pair: BoxKeyPair, direct: Bool)?
             for w in wraps {
@@ -65,13 +59,6 @@ extension Vault {
         return nil
     }
 
-    /// Records a denied `action` and throws 403 unless `user` is an auditor.
-    func requireAuditor(_ user: UnlockedUser, _ action: String, _ target: String, requestID: String) async throws {
-        guard user.role != .auditor else { return }
-        try await deny(
-            user.caller(requestID: requestID), action, target, .forbidden("only auditors read the access log"))
-    }
-
     /// Auditor `auditor` (unlocked) seals the auditors' key to enrolled auditor `username`, only when
     /// `fingerprint` matches their attested keys (`audit confirm-auditor`).
     /// - Throws: `.forbidden` for a non-auditor or an auditor without the key, `.conflict` on a fingerprint
@@ -82,23 +69,20 @@ extension Vault {
         let caller = auditor.caller(requestID: requestID)
         let target = "user:\(username)"
         try await requireAuditor(auditor, "auditor.confirm", target, requestID: requestID)
-        enum Outcome: Sendable {
-            case done
-            case denied(VaultError)
-        }
-        let outcome: Outcome = try await database.transaction { db in
+        let outcome: Result<Void, VaultError> = try await database.transaction { db in
             guard let user = try UserRecord.find(db, username: username) else {
                 throw VaultError.notFound("no user \(username)")
             }
             guard user.role == .auditor else { throw VaultError.invalid("\(username) is not an auditor") }
             let keys = try self.verifiedKeys(user)
             guard let mine = try self.openAuditorsKey(db, as: auditor) else {
-                try self.record(db, caller, "auditor.confirm", target, .denied)
-                return .denied(.forbidden("\(auditor.username) holds no copy of the auditors' key to share"))
+                return try self.refuse(
+                    db, caller, "auditor.confirm", target,
+                    .forbidden("\(auditor.username) holds no copy of the auditors' key to share"))
             }
             guard UserKeys.normalize(fingerprint) == UserKeys.normalize(keys.fingerprint) else {
-                try self.record(db, caller, "auditor.confirm", target, .denied)
-                return .denied(
+                return try self.refuse(
+                    db, caller, "auditor.confirm", target,
                     .conflict(
                         "the fingerprint does not match \(username)'s keys; nothing was sealed. Compare it with them in person"
                     ))
@@ -107,8 +91,8 @@ extension Vault {
                 db, secret: mine.newest.secretKey, label: .auditors, scope: self.keys.vaultID.bytes,
                 keyID: mine.newest.keyID, recipient: keys.boxPublic)
             try self.record(db, caller, "auditor.confirm", target)
-            return .done
+            return .success(())
         }
-        if case .denied(let error) = outcome { throw error }
+        try outcome.get()
     }
 }

@@ -18,40 +18,24 @@ public struct CaseUpdate: Sendable {
     static let risks = ["none", "low", "medium", "high", "imminent"]
 }
 
-enum WorkedOutcome<T: Sendable>: Sendable {
-    case done(T)
-    case denied
-}
-
 extension Vault {
-    /// Whether `user` works this case: its assignee, or a confirmed supervisor of its desk.
-    func isAssigneeOrSupervisor(_ db: Database, case c: CaseRow, user: UnlockedUser) throws -> Bool {
-        if c.assigneeID == user.id { return true }
-        guard user.role == .supervisor else { return false }
-        return try isConfirmedMember(db, deskID: c.deskID, userID: user.id)
-    }
-
     /// Runs `body` for a case the caller works; records the action (or its denial) in the same transaction.
     func withWorkedCase<T: Sendable>(
         _ caseID: ID, user: UnlockedUser, requestID: String, action: String,
         _ body: @escaping @Sendable (Database, CaseRow, DeskState) throws -> T
     ) async throws -> T {
         let caller = user.caller(requestID: requestID)
-        let outcome: WorkedOutcome<T> = try await database.transaction { db in
+        let outcome: Result<T, VaultError> = try await database.transaction { db in
             guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
-            guard try self.isAssigneeOrSupervisor(db, case: c, user: user) else {
-                try self.record(db, caller, action, "case:\(caseID)", .denied)
-                return .denied
+            if case .denied(let e) = try self.mayWork(db, case: c, user) {
+                return try self.refuse(db, caller, action, "case:\(caseID)", e)
             }
             let desk = try self.desk(db, id: c.deskID)
             let result = try body(db, c, desk)
             try self.record(db, caller, action, "case:\(caseID)")
-            return .done(result)
+            return .success(result)
         }
-        switch outcome {
-        case .done(let r): return r
-        case .denied: throw VaultError.forbidden("only the assignee or a supervisor of the desk may do this")
-        }
+        return try outcome.get()
     }
 
     /// Changes status (open/closed), risk and legal hold.
@@ -86,18 +70,9 @@ extension Vault {
     public func release(_ caseID: ID, as user: UnlockedUser, requestID: String) async throws {
         try await withWorkedCase(caseID, user: user, requestID: requestID, action: "case.release") { db, c, desk in
             guard c.assigneeID != nil else { throw VaultError.conflict("the case is already in the queue") }
-            let epochIDs = try Data.fetchAll(
-                db, sql: "SELECT key_id FROM case_epochs WHERE case_id = ? ORDER BY epoch",
-                arguments: [Data(c.id.bytes)])
-            for raw in epochIDs {
-                let pair = try self.openEpoch(db, keyID: Array(raw), case: c, desk: desk, as: user)
-                try self.storeEpochWrap(db, pair, case: c, to: desk.manifest.queuePublic)
-            }
+            try self.sealEveryEpoch(db, case: c, desk: desk, opener: user, to: desk.manifest.queuePublic)
             if let previous = c.assigneeID, let prev = try UserRecord.find(db, id: previous), let pk = prev.boxPublic {
-                try db.execute(
-                    sql:
-                        "DELETE FROM key_wraps WHERE recipient_key_id = ? AND key_id IN (SELECT key_id FROM case_epochs WHERE case_id = ?)",
-                    arguments: [Data(Hashing.keyID(pk)), Data(c.id.bytes)])
+                try self.revokeCaseWraps(db, case: c.id, recipient: pk)
             }
             var released = c
             released.assigneeID = nil
@@ -151,73 +126,34 @@ extension Vault {
                 )
             }
         }
-        enum Outcome: Sendable {
-            case done
-            case denied(VaultError)
-        }
-        let outcome: Outcome = try await database.transaction { db in
+        let outcome: Result<Void, VaultError> = try await database.transaction { db in
             guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
-            let actorIsMember = try self.isConfirmedMember(db, deskID: c.deskID, userID: user.id)
-            let mayAssign: Bool
-            switch user.role {
-            case .supervisor: mayAssign = actorIsMember
-            case .counselor: mayAssign = actorIsMember && c.assigneeID == nil && assignee == user.username
-            case .auditor, .admin: mayAssign = false
+            let chosen: UserRecord
+            let listed: DeskManifest.Member
+            switch try self.mayAssign(db, case: c, desk: desk, to: assignee, user) {
+            case .failure(let e): return try self.refuse(db, caller, "case.assign", target, e)
+            case .success(let found): (chosen, listed) = found
             }
-            guard mayAssign, let target = try UserRecord.find(db, username: assignee), target.state == "active",
-                target.role == .counselor || target.role == .supervisor,
-                let listed = try self.manifestMember(db, desk: desk, user: target)
-            else {
-                try self.record(db, caller, "case.assign", target, .denied)
-                return .denied(
-                    .forbidden(
-                        mayAssign
-                            ? "\(assignee) is not a confirmed member of this desk"
-                            : "only a supervisor of the desk assigns; a counselor may only take a queue case for themselves"
-                    ))
-            }
-            guard c.assigneeID != target.id else { return .done }
+            guard c.assigneeID != chosen.id else { return .success(()) }
             // Sealed only to the key the signed manifest lists for the assignee.
             let assigneeBox = listed.boxPublic
             // Open every earlier epoch with the actor's keys and seal it to the assignee.
-            let epochIDs = try Data.fetchAll(
-                db, sql: "SELECT key_id FROM case_epochs WHERE case_id = ? ORDER BY epoch",
-                arguments: [Data(c.id.bytes)])
-            for raw in epochIDs {
-                let pair = try self.openEpoch(db, keyID: Array(raw), case: c, desk: desk, as: user)
-                try self.storeEpochWrap(db, pair, case: c, to: assigneeBox)
-            }
+            try self.sealEveryEpoch(db, case: c, desk: desk, opener: user, to: assigneeBox)
             let next = c.currentEpoch + 1
             let epoch = try self.createEpoch(db, case: c, epoch: next)
             try self.storeEpochWrap(db, epoch, case: c, to: assigneeBox)
             try self.storeEpochWrap(db, epoch, case: c, to: desk.manifest.oversightPublic)
             // The queue (and a previous assignee) lose the history; the oversight wrap stays.
-            var revoke: [Data] = try Data.fetchAll(
-                db, sql: "SELECT key_id FROM desk_keys WHERE desk_id = ? AND kind = 'queue'",
-                arguments: [Data(c.deskID.bytes)])
+            for queueKeyID in try self.deskKeys(db, deskID: c.deskID).filter({ $0.value == .deskQueue }).keys {
+                try self.revokeCaseWraps(db, case: c.id, recipientKeyID: queueKeyID)
+            }
             if let previous = c.assigneeID, let prev = try UserRecord.find(db, id: previous), let pk = prev.boxPublic {
-                revoke.append(Data(Hashing.keyID(pk)))
+                try self.revokeCaseWraps(db, case: c.id, recipient: pk)
             }
-            for r in revoke {
-                try db.execute(
-                    sql: """
-                        DELETE FROM key_wraps WHERE recipient_key_id = ? AND key_id IN
-                            (SELECT key_id FROM case_epochs WHERE case_id = ?)
-                        """, arguments: [r, Data(c.id.bytes)])
-            }
-            let orphaned =
-                try Int.fetchOne(
-                    db,
-                    sql: """
-                        SELECT count(*) FROM case_epochs e WHERE e.case_id = ?
-                        AND NOT EXISTS (SELECT 1 FROM key_wraps w WHERE w.key_id = e.key_id)
-                        """, arguments: [Data(c.id.bytes)]) ?? 0
-            guard orphaned == 0 else {
-                throw VaultError.integrity("assignment would leave an epoch key without a wrap")
-            }
+            try self.assertEveryEpochWrapped(db, case: c.id)
             var assigned = c
-            assigned.assigneeID = target.id
+            assigned.assigneeID = chosen.id
             assigned.currentEpoch = next
             try self.saveCaseState(db, assigned)
             try self.record(db, caller, "case.assign", "case:\(caseID) user:\(assignee)")
@@ -226,8 +162,8 @@ extension Vault {
                     db, caller, "breakglass.start", "case:\(caseID) self-assign", reason: reason, desk: desk)
                 try self.checkpoint(db, force: true)
             }
-            return .done
+            return .success(())
         }
-        if case .denied(let e) = outcome { throw e }
+        try outcome.get()
     }
 }

@@ -31,11 +31,11 @@ public struct CaseQuery: Sendable {
 extension Vault {
     /// Cases the user may see: for a counselor the desk queue (unassigned) of their confirmed desks plus the cases
     /// assigned to them; for a supervisor every case of their desks. Newest activity first, metadata only.
-    /// - Throws: `.forbidden` for other roles or a desk the user is not a confirmed member of.
-    public func listCases(_ q: CaseQuery, as user: UnlockedUser) async throws -> [CaseSummary] {
-        guard user.role == .counselor || user.role == .supervisor else {
-            throw VaultError.forbidden("only counselors and supervisors list cases")
-        }
+    /// - Throws: `.forbidden` (recorded as a denied `case.list`) for other roles.
+    public func listCases(_ q: CaseQuery, as user: UnlockedUser, requestID: String = ID.v4().description)
+        async throws -> [CaseSummary]
+    {
+        try await enforce(mayListCases(user), user.caller(requestID: requestID), "case.list", "cases")
         let live = sessions.liveUserIDs()
         return try await database.read { db in
             let desks = try self.memberDeskIDs(db, user: user)

@@ -177,44 +177,6 @@ extension Vault {
         return pair
     }
 
-    func storeEpochWrap(_ db: Database, _ epoch: BoxKeyPair, case c: CaseRow, to recipient: [UInt8]) throws {
-        try storeWrap(
-            db, secret: epoch.secretKey, label: .caseEpoch, scope: c.id.bytes, keyID: epoch.keyID, recipient: recipient)
-    }
-
-    /// Opens an epoch secret as `user`: directly through their own wrap, or through a desk key they hold
-    /// (queue or oversight) that the epoch is sealed to. Key possession, not only policy, decides.
-    /// - Throws: `.forbidden` when the user holds no path to the key.
-    func openEpoch(_ db: Database, keyID: [UInt8], case c: CaseRow, desk: DeskState, as user: UnlockedUser) throws
-        -> BoxKeyPair
-    {
-        if let cached = user.cached(keyID) { return cached }
-        let wraps = try Row.fetchAll(
-            db,
-            sql:
-                "SELECT recipient_key_id, sealed, expires_at FROM key_wraps WHERE key_id = ? AND (expires_at IS NULL OR expires_at > ?)",
-            arguments: [Data(keyID), now()])
-        let deskKeys = try deskKeys(db, deskID: desk.id)
-        for w in wraps {
-            let recipient = Array(w["recipient_key_id"] as Data)
-            let holder: BoxKeyPair?
-            if recipient == user.box.keyID {
-                holder = user.box
-            } else if deskKeys[recipient] != nil {
-                holder = try? openDeskKey(db, deskID: desk.id, keyID: recipient, as: user)
-            } else {
-                holder = nil
-            }
-            guard let holder else { continue }
-            let pair = try LabelledWrap.openBoxKey(
-                Array(w["sealed"] as Data), with: holder, label: .caseEpoch, scope: c.id.bytes, keyID: keyID)
-            // A time-limited grant's key is never kept in the session: at expiry nothing of it remains.
-            if (w["expires_at"] as Int64?) == nil { user.cache(pair) }
-            return pair
-        }
-        throw VaultError.forbidden("\(user.username) holds no key that opens this part of the case")
-    }
-
     /// Whether a user is a confirmed member of the desk: listed in the desk's verified manifest under their name and
     /// role with their attested keys, and active. The `desk_members` rows are not consulted (a database writer could
     /// forge them); only the signed manifest says who belongs.

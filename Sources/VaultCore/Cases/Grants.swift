@@ -82,14 +82,7 @@ extension Vault {
         guard let listed = desk.manifest.member(recipient.username), listed.boxPublic == recipient.boxPublic,
             listed.role == recipient.role
         else { throw VaultError.forbidden("\(recipient.username) is not listed in the desk's signed manifest") }
-        let epochIDs = try Data.fetchAll(
-            db, sql: "SELECT key_id FROM case_epochs WHERE case_id = ? ORDER BY epoch", arguments: [Data(c.id.bytes)])
-        for raw in epochIDs {
-            let pair = try openEpoch(db, keyID: Array(raw), case: c, desk: desk, as: opener)
-            try storeWrap(
-                db, secret: pair.secretKey, label: .caseEpoch, scope: c.id.bytes, keyID: pair.keyID,
-                recipient: recipient.boxPublic, expiresAt: expiresAt)
-        }
+        try sealEveryEpoch(db, case: c, desk: desk, opener: opener, to: recipient.boxPublic, expiresAt: expiresAt)
     }
 
     /// A counselor of the desk asks to read a case that is not theirs, with a reason (sealed).
@@ -100,11 +93,10 @@ extension Vault {
         }
         let caller = user.caller(requestID: requestID)
         let id = ID.v4()
-        let outcome: WorkedOutcome<ID> = try await database.transaction { db in
+        let outcome: Result<ID, VaultError> = try await database.transaction { db in
             guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
-            guard user.role == .counselor, try self.isConfirmedMember(db, deskID: c.deskID, userID: user.id) else {
-                try self.record(db, caller, "access.request", "case:\(caseID)", .denied)
-                return .denied
+            if case .denied(let e) = try self.mayRequestAccess(db, case: c, user) {
+                return try self.refuse(db, caller, "access.request", "case:\(caseID)", e)
             }
             let desk = try self.desk(db, id: c.deskID)
             try db.execute(
@@ -118,17 +110,18 @@ extension Vault {
                 ])
             try self.authenticateNewRow(db, .accessRequest, table: "access_requests", key: ("id", Data(id.bytes)))
             try self.record(db, caller, "access.request", "case:\(caseID) request:\(id)", reason: reason, desk: desk)
-            return .done(id)
+            return .success(id)
         }
-        guard case .done(let r) = outcome else {
-            throw VaultError.forbidden("only counselors of the case's desk may ask")
-        }
-        return r
+        return try outcome.get()
     }
 
     /// Requests on the desks this supervisor oversees, newest first; reasons opened with the oversight key.
-    public func listAccessRequests(desk: String?, as user: UnlockedUser) async throws -> [AccessRequestSummary] {
-        guard user.role == .supervisor else { throw VaultError.forbidden("only supervisors list access requests") }
+    /// - Throws: `.forbidden` (recorded as a denied `access.list`) for anyone but a supervisor.
+    public func listAccessRequests(desk: String?, as user: UnlockedUser, requestID: String = ID.v4().description)
+        async throws -> [AccessRequestSummary]
+    {
+        try await enforce(
+            mayListAccessRequests(user), user.caller(requestID: requestID), "access.list", "desk:\(desk ?? "*")")
         return try await database.read { db in
             // Only desks whose signed manifest lists this supervisor.
             let desks = try self.memberDeskIDs(db, user: user)
@@ -175,16 +168,18 @@ extension Vault {
         let caller = user.caller(requestID: auditRequestID)
         let expires = now() + settings.grantSeconds * 1000
         let action = approve ? "access.approve" : "access.decline"
-        let outcome: WorkedOutcome<Int64?> = try await database.transaction { db in
+        let outcome: Result<Int64?, VaultError> = try await database.transaction { db in
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT * FROM access_requests WHERE id = ?", arguments: [Data(requestID.bytes)]),
                 let caseID = ID(bytes: Array(row["case_id"] as Data)), let c = try self.findCase(db, id: caseID),
                 let requesterID = ID(bytes: Array(row["requester_id"] as Data))
             else { throw VaultError.notFound("no access request \(requestID)") }
-            guard user.role == .supervisor, try self.isConfirmedMember(db, deskID: c.deskID, userID: user.id) else {
-                try self.record(db, caller, action, "request:\(requestID)", .denied)
-                return .denied
+            let desk = try self.desk(db, id: c.deskID)
+            if case .denied(let e) = try self.maySupervise(
+                db, desk: desk, user, else: "only a supervisor of the desk decides")
+            {
+                return try self.refuse(db, caller, action, "request:\(requestID)", e)
             }
             try self.checkAuthenticated(.accessRequest, row, fields: Self.accessRequestFields)
             guard (row["state"] as String) == "pending" else {
@@ -201,7 +196,6 @@ extension Vault {
                 guard let requester = try UserRecord.find(db, id: requesterID), requester.state == "active",
                     try self.isConfirmedMember(db, deskID: c.deskID, userID: requesterID)
                 else { throw VaultError.conflict("the requester is no longer a member of the desk") }
-                let desk = try self.desk(db, id: c.deskID)
                 try self.grantEpochs(
                     db, case: c, desk: desk, opener: user, recipient: try self.verifiedKeys(requester),
                     expiresAt: expires)
@@ -211,10 +205,9 @@ extension Vault {
                 result = expires
             }
             try self.record(db, caller, action, "case:\(caseID) request:\(requestID)")
-            return .done(result)
+            return .success(result)
         }
-        guard case .done(let r) = outcome else { throw VaultError.forbidden("only a supervisor of the desk decides") }
-        return r
+        return try outcome.get()
     }
 
     /// Break-glass: a supervisor of the desk reads a case not assigned to them, with a recorded reason, for a
@@ -227,13 +220,14 @@ extension Vault {
         }
         let caller = user.caller(requestID: requestID)
         let expires = now() + settings.grantSeconds * 1000
-        let outcome: WorkedOutcome<Int64> = try await database.transaction { db in
+        let outcome: Result<Int64, VaultError> = try await database.transaction { db in
             guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
-            guard user.role == .supervisor, try self.isConfirmedMember(db, deskID: c.deskID, userID: user.id) else {
-                try self.record(db, caller, "breakglass.start", "case:\(caseID)", .denied)
-                return .denied
-            }
             let desk = try self.desk(db, id: c.deskID)
+            if case .denied(let e) = try self.maySupervise(
+                db, desk: desk, user, else: "only a supervisor of the case's desk may break glass")
+            {
+                return try self.refuse(db, caller, "breakglass.start", "case:\(caseID)", e)
+            }
             try self.grantEpochs(db, case: c, desk: desk, opener: user, recipient: user.keys, expiresAt: expires)
             try self.record(db, caller, "breakglass.start", "case:\(caseID)", reason: reason, desk: desk)
             let seq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM access_log")
@@ -242,12 +236,9 @@ extension Vault {
             )
             // Every break-glass is anchored at once by a signed checkpoint (DESIGN.md "Access log").
             try self.checkpoint(db, force: true)
-            return .done(expires)
+            return .success(expires)
         }
-        guard case .done(let r) = outcome else {
-            throw VaultError.forbidden("only a supervisor of the case's desk may break glass")
-        }
-        return r
+        return try outcome.get()
     }
 
     /// Ends expired grants: the grantee's wraps of the case's epochs go (every one of them, unless the grantee is
@@ -271,11 +262,7 @@ extension Vault {
                     let c = try self.findCase(db, id: caseID)
                 else { continue }
                 if c.assigneeID != userID, let user = try UserRecord.find(db, id: userID), let pk = user.boxPublic {
-                    try db.execute(
-                        sql: """
-                            DELETE FROM key_wraps WHERE recipient_key_id = ?
-                            AND key_id IN (SELECT key_id FROM case_epochs WHERE case_id = ?)
-                            """, arguments: [Data(Hashing.keyID(pk)), Data(caseID.bytes)])
+                    try self.revokeCaseWraps(db, case: caseID, recipient: pk)
                 }
                 let mac = self.stateMAC.tag(.grant, Self.grantFields(g, expired: true))
                 try db.execute(

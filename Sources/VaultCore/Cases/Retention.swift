@@ -37,11 +37,12 @@ extension Vault {
     /// A supervisor of the desk approves a pending shortening.
     public func approveRetention(desk name: String, as user: UnlockedUser, requestID: String) async throws -> Int {
         let caller = user.caller(requestID: requestID)
-        let outcome: WorkedOutcome<Int> = try await database.transaction { db in
+        let outcome: Result<Int, VaultError> = try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
-            guard user.role == .supervisor, try self.isConfirmedMember(db, deskID: desk.id, userID: user.id) else {
-                try self.record(db, caller, "retention.change", "desk:\(name) approval", .denied)
-                return .denied
+            if case .denied(let e) = try self.maySupervise(
+                db, desk: desk, user, else: "only a confirmed supervisor of \(name) approves retention changes")
+            {
+                return try self.refuse(db, caller, "retention.change", "desk:\(name) approval", e)
             }
             guard
                 let pending = try Int.fetchOne(
@@ -51,12 +52,9 @@ extension Vault {
                 db, .desk, table: "desks", key: ("id", Data(desk.id.bytes)), fields: Self.deskFields,
                 change: ["retention_days": pending, "pending_retention_days": nil])
             try self.record(db, caller, "retention.change", "desk:\(name) days:\(pending) approved")
-            return .done(pending)
+            return .success(pending)
         }
-        guard case .done(let days) = outcome else {
-            throw VaultError.forbidden("only a confirmed supervisor of \(name) approves retention changes")
-        }
-        return days
+        return try outcome.get()
     }
 
     /// What an unsend does to the stored message on this desk.
@@ -180,9 +178,6 @@ extension Vault {
         WHERE c.status = 'closed' AND c.closed_at IS NOT NULL AND c.closed_at <= ? - d.retention_days * 86400000
         """
 
-    /// The epoch key ids of a case (one argument: the case id).
-    private static let caseKeys = "SELECT key_id FROM case_epochs WHERE case_id = ?"
-
     /// Deletes a case and every row that refers to it (schema/schema.sql: every table with a `case_id`, a
     /// `message_id` or a case epoch key id), children first.
     /// - Returns: the message rows and key wraps that went.
@@ -190,10 +185,7 @@ extension Vault {
     static func shredCase(_ db: Database, _ id: ID) throws -> (messages: Int, wraps: Int) {
         let cid = Data(id.bytes)
         let messages = try MessageStore.deleteAll(db, caseID: id)
-        try db.execute(
-            sql: "DELETE FROM key_wraps WHERE key_id IN (\(caseKeys)) OR recipient_key_id IN (\(caseKeys))",
-            arguments: [cid, cid])
-        let wraps = db.changesCount
+        let wraps = try deleteCaseWraps(db, case: id)
         for table in ["outbox", "case_reads", "case_grants", "access_requests", "case_epochs"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE case_id = ?", arguments: [cid])
         }
@@ -206,11 +198,7 @@ extension Vault {
         let cid = Data(id.bytes)
         return (
             try Int.fetchOne(db, sql: "SELECT count(*) FROM messages WHERE case_id = ?", arguments: [cid]) ?? 0,
-            try Int.fetchOne(
-                db,
-                sql:
-                    "SELECT count(*) FROM key_wraps WHERE key_id IN (\(caseKeys)) OR recipient_key_id IN (\(caseKeys))",
-                arguments: [cid, cid]) ?? 0
+            try countCaseWraps(db, case: id)
         )
     }
 

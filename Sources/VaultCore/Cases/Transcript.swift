@@ -91,12 +91,12 @@ extension Vault {
                     return try Self.open(m, caseID: caseID, epoch: epoch, includeRetracted: includeRetracted)
                 })
         }
-        let outcome: TranscriptOutcome = try await database.transaction { db in
+        // Success: the read was recorded and the rows handed to workers; a key the user lacks fails the request.
+        let outcome: Result<VaultError?, VaultError> = try await database.transaction { db in
             guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
-            if let denial = try self.readDenial(db, case: c, user: user) {
-                try self.record(db, caller, "transcript.read", target, .denied)
-                return .denied(denial)
+            if case .denied(let e) = try self.mayRead(db, case: c, user) {
+                return try self.refuse(db, caller, "transcript.read", target, e)
             }
             let pageLimit = min(max(limit, 1), 1000)
             // A cursor reuses one row and reads the blobs without an intermediate copy (a 1,000-row page).
@@ -178,13 +178,11 @@ extension Vault {
                     db, user: user.id, caseID: caseID, from: position ?? (0, 0), afterSeq: afterSeq, to: last,
                     inboundPastPosition: inboundPastPosition)
             }
-            return .opened(keyFailure)
+            return .success(keyFailure)
         }
-        switch outcome {
-        case .denied(let e): throw e
-        case .opened(let keyFailure?): throw keyFailure
-        case .opened(nil): return try await jobs.results()
-        }
+        // A denial (recorded) is thrown now; so is a key the user lacks, once the read's entry has committed.
+        if let keyFailure = try outcome.get() { throw keyFailure }
+        return try await jobs.results()
     }
 
     /// Stores the reader's new position `to` with its counter: the inbound messages at or before it are those at or
@@ -211,27 +209,6 @@ extension Vault {
                     read_inbound = excluded.read_inbound
                 """
         ).execute(arguments: [Data(user.bytes), Data(caseID.bytes), last, readInbound])
-    }
-
-    /// Why `user` may not read case `c` now, or nil when they may: the assignee, a counselor of the desk for
-    /// an unassigned (queue) case. Key possession is checked again when the rows are opened.
-    func readDenial(_ db: Database, case c: CaseRow, user: UnlockedUser) throws -> VaultError? {
-        let member = try isConfirmedMember(db, deskID: c.deskID, userID: user.id)
-        let allowed: Bool
-        switch user.role {
-        case .counselor:
-            let mine = c.assigneeID == user.id || c.assigneeID == nil
-            allowed = try member && (mine || hasLiveGrant(db, caseID: c.id, userID: user.id, kind: "request"))
-        case .supervisor:
-            let mine = c.assigneeID == user.id
-            allowed = try member && (mine || hasLiveGrant(db, caseID: c.id, userID: user.id, kind: "breakglass"))
-        case .auditor, .admin: allowed = false
-        }
-        if allowed { return nil }
-        return .forbidden(
-            user.role == .supervisor && member
-                ? "supervisors read a case not assigned to them only through break-glass"
-                : "you may not read this case")
     }
 
     private static func open(
@@ -295,12 +272,6 @@ extension Vault {
 
 /// How the transcript's logged read ended: rows handed to workers (with the key failure, if any), or the recorded
 /// denial.
-private enum TranscriptOutcome: Sendable {
-    /// The read was recorded and the rows handed to workers; a key the user lacks fails the request.
-    case opened(VaultError?)
-    case denied(VaultError)
-}
-
 /// How many rows each chunk of a transcript page holds: `base`, except `edge` for the first chunk (a second core
 /// starts within a few rows) and for the last `4 × base` rows expected (the cores run out of work together instead of
 /// one finishing a full chunk alone).

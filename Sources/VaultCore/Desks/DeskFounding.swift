@@ -113,11 +113,10 @@ extension Vault {
         let target = "desk:\(name)"
         let outcome: Result<Void, VaultError> = try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
-            guard user.role == .supervisor, let me = desk.manifest.member(user.username), me.role == .supervisor,
-                me.signPublic == user.keys.signPublic
-            else {
-                try self.record(db, caller, "desk.accept", target, .denied)
-                return .failure(.forbidden("only a confirmed supervisor of \(name) accepts it"))
+            if case .denied(let e) = try self.maySupervise(
+                db, desk: desk, user, else: "only a confirmed supervisor of \(name) accepts it")
+            {
+                return try self.refuse(db, caller, "desk.accept", target, e)
             }
             guard !desk.recoveryVouched else {
                 throw VaultError.conflict("the recovery key of \(name) has been vouched for already")
@@ -125,8 +124,8 @@ extension Vault {
             let recovery = desk.manifest.recoveryPublic
             guard UserKeys.normalize(recoveryFingerprint) == UserKeys.normalize(Self.recoveryFingerprint(recovery))
             else {
-                try self.record(db, caller, "desk.accept", target, .denied)
-                return .failure(
+                return try self.refuse(
+                    db, caller, "desk.accept", target,
                     .conflict(
                         "the recovery key fingerprint does not match the key entered at `desk add` for \(name); nothing was sealed. "
                             + "Compare it with the municipality's copy of `recovery-key new`, and do not accept the desk until they match"

@@ -84,18 +84,12 @@ extension Vault {
     ) async throws {
         let caller = supervisor.caller(requestID: requestID)
         let target = "desk:\(name) user:\(username)"
-        enum Outcome: Sendable {
-            case done
-            case denied(VaultError)
-        }
-        let outcome: Outcome = try await database.transaction { db in
+        let outcome: Result<Void, VaultError> = try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
-            guard supervisor.role == .supervisor, let me = desk.manifest.member(supervisor.username),
-                me.role == .supervisor,
-                me.signPublic == supervisor.keys.signPublic
-            else {
-                try self.record(db, caller, "member.confirm", target, .denied)
-                return .denied(.forbidden("only a confirmed supervisor of \(name) can confirm members"))
+            if case .denied(let e) = try self.maySupervise(
+                db, desk: desk, supervisor, else: "only a confirmed supervisor of \(name) can confirm members")
+            {
+                return try self.refuse(db, caller, "member.confirm", target, e)
             }
             guard let user = try UserRecord.find(db, username: username),
                 let state = try String.fetchOne(
@@ -107,8 +101,8 @@ extension Vault {
             }
             let keys = try self.verifiedKeys(user)
             guard UserKeys.normalize(fingerprint) == UserKeys.normalize(keys.fingerprint) else {
-                try self.record(db, caller, "member.confirm", target, .denied)
-                return .denied(
+                return try self.refuse(
+                    db, caller, "member.confirm", target,
                     .conflict(
                         "the fingerprint does not match \(username)'s keys; nothing was sealed. Compare it with them in person"
                     ))
@@ -134,72 +128,9 @@ extension Vault {
                     "UPDATE desk_members SET state = 'confirmed', confirmed_at = ?, confirmed_by = ? WHERE desk_id = ? AND user_id = ?",
                 arguments: [self.now(), supervisor.username, Data(desk.id.bytes), Data(user.id.bytes)])
             try self.record(db, caller, "member.confirm", target)
-            return .done
+            return .success(())
         }
-        if case .denied(let error) = outcome { throw error }
-    }
-
-    /// Opens the desk's current queue or oversight secret as `user`; checks the key id.
-    func openDeskKey(_ db: Database, desk: DeskState, kind: LabelledWrap.Label, as user: UnlockedUser) throws
-        -> BoxKeyPair
-    {
-        try openDeskKey(
-            db, deskID: desk.id, keyID: kind == .deskQueue ? desk.queueKeyID : desk.oversightKeyID, as: user)
-    }
-
-    /// Opens a desk key of any generation: through the user's own wrap, or through a newer key of the same desk
-    /// that a rotation re-sealed it to (the chain old → new → member). Checks every recomputed key id.
-    /// - Throws: `.forbidden` when the user holds no path to the key.
-    func openDeskKey(_ db: Database, deskID: ID, keyID: [UInt8], as user: UnlockedUser, depth: Int = 0) throws
-        -> BoxKeyPair
-    {
-        if let cached = user.cached(keyID) { return cached }
-        let keys = try deskKeys(db, deskID: deskID)
-        guard let kind = keys[keyID], depth < 8 else {
-            throw VaultError.forbidden("\(user.username) holds no key of this desk")
-        }
-        let wraps = try Row.fetchAll(
-            db, sql: "SELECT recipient_key_id, sealed FROM key_wraps WHERE key_id = ?", arguments: [Data(keyID)])
-        // Direct wraps first, then wraps to another key of this desk.
-        let ordered = wraps.sorted { a, _ in Array(a["recipient_key_id"] as Data) == user.box.keyID }
-        for w in ordered {
-            let recipient = Array(w["recipient_key_id"] as Data)
-            let holder: BoxKeyPair?
-            if recipient == user.box.keyID {
-                holder = user.box
-            } else if keys[recipient] != nil {
-                holder = try? openDeskKey(db, deskID: deskID, keyID: recipient, as: user, depth: depth + 1)
-            } else {
-                holder = nil
-            }
-            guard let holder else { continue }
-            let pair = try LabelledWrap.openBoxKey(
-                Array(w["sealed"] as Data), with: holder, label: kind, scope: deskID.bytes, keyID: keyID)
-            user.cache(pair)
-            return pair
-        }
-        throw VaultError.forbidden("\(user.username) holds no key of this desk")
-    }
-
-    /// Every queue and oversight key id of a desk (all generations) with its wrap label.
-    func deskKeys(_ db: Database, deskID: ID) throws -> [[UInt8]: LabelledWrap.Label] {
-        var out: [[UInt8]: LabelledWrap.Label] = [:]
-        for row in try Row.fetchAll(
-            db, sql: "SELECT key_id, kind FROM desk_keys WHERE desk_id = ?", arguments: [Data(deskID.bytes)])
-        {
-            out[Array(row["key_id"] as Data)] = (row["kind"] as String) == "queue" ? .deskQueue : .deskOversight
-        }
-        return out
-    }
-
-    /// Throws `.forbidden` unless `user` is a confirmed supervisor of the desk (`.notFound` for no such desk).
-    public func requireSupervisor(of name: String, _ user: UnlockedUser) async throws {
-        try await database.read { db in
-            guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
-            guard user.role == .supervisor, try self.isConfirmedMember(db, deskID: desk.id, userID: user.id) else {
-                throw VaultError.forbidden("only a confirmed supervisor of \(name) may do this")
-            }
-        }
+        try outcome.get()
     }
 
     /// Names of the desks, for listings.

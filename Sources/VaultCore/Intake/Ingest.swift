@@ -48,17 +48,8 @@ struct Prepared: Sendable {
     var sealed: (caseID: ID, epoch: Int, publicKey: [UInt8], envelope: Envelope)?
 }
 
-enum IngestOutcome: Sendable {
-    case stored(IngestResult)
-    case denied(VaultError)
-
-    func get() throws -> IngestResult {
-        switch self {
-        case .stored(let r): return r
-        case .denied(let e): throw e
-        }
-    }
-}
+/// What one ingest write gives back: the stored (or already stored) message, or a recorded refusal.
+typealias IngestOutcome = Result<IngestResult, VaultError>
 
 extension Vault {
     /// Stores one inbound text durably: routes it to the user's case (opening one with a queue-readable
@@ -151,13 +142,11 @@ extension Vault {
             desk = found
             memo?.desks[item.desk] = found
         }
-        try assertRelayLive(db, relay)
-        guard relay.deskIDs.contains(desk.id) else {
-            try record(db, caller, "relay.write", "desk:\(item.desk)", .denied)
-            return .denied(.forbidden("this relay token is not issued for desk \(item.desk)"))
+        if case .denied(let e) = try relayMayWrite(db, relay, deskID: desk.id, deskName: item.desk) {
+            return try refuse(db, caller, "relay.write", "desk:\(item.desk)", e)
         }
         if let external = item.externalID, let dup = try findExternal(db, deskID: desk.id, externalID: external) {
-            return .stored(dup)
+            return .success(dup)
         }
         let c = try routeCase(db, desk: desk, channelUser: item.channelUser)
         let envelope: Envelope
@@ -181,7 +170,7 @@ extension Vault {
             db, envelope, case: c, externalID: item.externalID, writtenBy: "relay:\(relay.name)",
             seq: c.messageCount + 1)
         try record(db, caller, "relay.write", "message:\(envelope.messageID)", envelopeHash: hash)
-        return .stored(IngestResult(messageID: envelope.messageID, caseID: c.id, duplicate: false))
+        return .success(IngestResult(messageID: envelope.messageID, caseID: c.id, duplicate: false))
     }
 
     /// The stored public key of a case epoch (unverified: compared with an already verified key).
@@ -190,21 +179,6 @@ extension Vault {
             db.cachedStatement(sql: "SELECT public_key FROM case_epochs WHERE case_id = ? AND epoch = ?"),
             arguments: [Data(caseID.bytes), epoch]
         ).map { Array($0) }
-    }
-
-    /// Refuses a token revoked since it was authenticated (authentication is cached for a few seconds; this check
-    /// runs in the write transaction itself, on the writer's cached pages).
-    /// - Throws: `.unauthenticated`.
-    func assertRelayLive(_ db: Database, _ relay: RelayPrincipal) throws {
-        let memo = database.batchMemo
-        if memo?.liveRelays.contains(relay.tokenID) == true { return }
-        let live = try Bool.fetchOne(
-            db.cachedStatement(sql: "SELECT 1 FROM relay_tokens WHERE id = ? AND revoked_at IS NULL"),
-            arguments: [Data(relay.tokenID.bytes)])
-        guard live == true else {
-            throw VaultError(.unauthenticated, "the relay token was revoked; issue a new one")
-        }
-        memo?.liveRelays.insert(relay.tokenID)
     }
 
     /// The message already stored under this external id on the desk, as a duplicate result.

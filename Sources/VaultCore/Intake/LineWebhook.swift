@@ -90,10 +90,7 @@ extension Vault {
                 db, sql: "SELECT secret_box FROM line_channels WHERE desk_id = ?", arguments: [Data(desk.id.bytes)])
             return (desk, box.map { Array($0) })
         }
-        guard relay.deskIDs.contains(desk.id) else {
-            try await deny(
-                caller, "relay.write", "desk:\(name)", .forbidden("this relay token is not issued for desk \(name)"))
-        }
+        try await enforce(relayCovers(relay, deskID: desk.id, deskName: name), caller, "relay.write", "desk:\(name)")
         guard let box else {
             throw VaultError(
                 .noChannelSecret, "desk \(name) has no LINE channel secret; run `consultvault desk set-line-secret`")

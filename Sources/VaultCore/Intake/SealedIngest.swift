@@ -49,26 +49,17 @@ extension Vault {
         async throws -> IntakeRoute
     {
         let caller = relay.caller(requestID: requestID)
-        enum Outcome: Sendable {
-            case routed(IntakeRoute)
-            case denied(VaultError)
-        }
-        let outcome: Outcome = try await database.batched { db in
+        let outcome: Result<IntakeRoute, VaultError> = try await database.batched { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
-            try self.assertRelayLive(db, relay)
-            guard relay.deskIDs.contains(desk.id) else {
-                try self.record(db, caller, "relay.route", "desk:\(name)", .denied)
-                return .denied(.forbidden("this relay token is not issued for desk \(name)"))
+            if case .denied(let e) = try self.relayMayWrite(db, relay, deskID: desk.id, deskName: name) {
+                return try self.refuse(db, caller, "relay.route", "desk:\(name)", e)
             }
             let c = try self.routeCase(db, desk: desk, channelUser: channelUser)
             let epoch = try self.epochKey(db, case: c, epoch: c.currentEpoch)
             try self.record(db, caller, "relay.route", "case:\(c.id)")
-            return .routed(IntakeRoute(caseID: c.id, keyID: epoch.keyID, publicKey: epoch.publicKey))
+            return .success(IntakeRoute(caseID: c.id, keyID: epoch.keyID, publicKey: epoch.publicKey))
         }
-        switch outcome {
-        case .routed(let r): return r
-        case .denied(let e): throw e
-        }
+        return try outcome.get()
     }
 
     /// Stores an envelope the relay sealed itself, without opening it: the case must be the channel user's case on
@@ -94,12 +85,10 @@ extension Vault {
         let caller = relay.caller(requestID: requestID)
         return try await database.batched { db -> IngestOutcome in
             guard let desk = try self.desk(db, name: m.desk) else { throw VaultError.notFound("no desk \(m.desk)") }
-            try self.assertRelayLive(db, relay)
-            guard relay.deskIDs.contains(desk.id) else {
-                try self.record(db, caller, "relay.write", "desk:\(m.desk)", .denied)
-                return .denied(.forbidden("this relay token is not issued for desk \(m.desk)"))
+            if case .denied(let e) = try self.relayMayWrite(db, relay, deskID: desk.id, deskName: m.desk) {
+                return try self.refuse(db, caller, "relay.write", "desk:\(m.desk)", e)
             }
-            if let dup = try self.findExternal(db, deskID: desk.id, externalID: m.externalID) { return .stored(dup) }
+            if let dup = try self.findExternal(db, deskID: desk.id, externalID: m.externalID) { return .success(dup) }
             guard let c = try self.findCase(db, id: m.caseID), c.deskID == desk.id,
                 let routing = try Data.fetchOne(
                     db, sql: "SELECT routing_id FROM cases WHERE id = ?", arguments: [Data(c.id.bytes)])
@@ -128,7 +117,7 @@ extension Vault {
             try self.insertMessage(
                 db, envelope, case: c, externalID: m.externalID, writtenBy: "relay-sealed:\(relay.name)")
             try self.record(db, caller, "relay.write", "message:\(m.messageID)", envelopeHash: envelope.hash)
-            return .stored(IngestResult(messageID: m.messageID, caseID: c.id, duplicate: false))
+            return .success(IngestResult(messageID: m.messageID, caseID: c.id, duplicate: false))
         }.get()
     }
 }

@@ -33,12 +33,12 @@ extension Vault {
     public func rehashDesk(name: String, as supervisor: UnlockedUser, requestID: String) async throws -> Int {
         let caller = supervisor.caller(requestID: requestID)
         let newTag = Data(VaultKeys.pseudonymKeyTag(keys.pseudonym))
-        let outcome: WorkedOutcome<Int> = try await database.transaction { db in
+        let outcome: Result<Int, VaultError> = try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
-            guard supervisor.role == .supervisor, try self.isConfirmedMember(db, deskID: desk.id, userID: supervisor.id)
-            else {
-                try self.record(db, caller, "key.rotate", "desk:\(name) pseudonym rehash", .denied)
-                return .denied
+            if case .denied(let e) = try self.maySupervise(
+                db, desk: desk, supervisor, else: "only a confirmed supervisor of \(name) rehashes its cases")
+            {
+                return try self.refuse(db, caller, "key.rotate", "desk:\(name) pseudonym rehash", e)
             }
             let oversight = try self.deskKeys(db, deskID: desk.id).filter { $0.value == .deskOversight }.keys
                 .compactMap { try? self.openDeskKey(db, deskID: desk.id, keyID: $0, as: supervisor) }
@@ -65,12 +65,9 @@ extension Vault {
                 try self.saveCaseState(db, c)
             }
             try self.record(db, caller, "key.rotate", "desk:\(name) pseudonym rehash cases:\(rows.count)")
-            return .done(rows.count)
+            return .success(rows.count)
         }
-        guard case .done(let n) = outcome else {
-            throw VaultError.forbidden("only a confirmed supervisor of \(name) rehashes its cases")
-        }
-        return n
+        return try outcome.get()
     }
 
     /// Ends a rotation once every case carries a routing id made with the new key; removes the previous key.

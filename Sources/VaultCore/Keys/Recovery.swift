@@ -11,7 +11,7 @@ extension Vault {
     public func recoverDesk(name: String, to username: String, recoverySecret: SecretBytes, caller: Caller) async throws
     {
         let recovery = try BoxKeyPair(secretKey: recoverySecret)
-        let outcome: WorkedOutcome<Bool> = try await database.transaction { db in
+        let outcome: Result<Void, VaultError> = try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
             guard desk.recoveryVouched else {
                 throw VaultError.conflict(
@@ -19,8 +19,9 @@ extension Vault {
                 )
             }
             guard SecretBytes.constantTimeEquals(recovery.publicKey, desk.manifest.recoveryPublic) else {
-                try self.record(db, caller, "desk.recover", "desk:\(name) user:\(username)", .denied)
-                return .denied
+                return try self.refuse(
+                    db, caller, "desk.recover", "desk:\(name) user:\(username)",
+                    .forbidden("these shares do not recombine to the recovery key of \(name)"))
             }
             guard let user = try UserRecord.find(db, username: username), user.role == .supervisor,
                 user.state == "active"
@@ -30,10 +31,7 @@ extension Vault {
                 .deskQueue: desk.manifest.queuePublic, .deskOversight: desk.manifest.oversightPublic,
             ]
             for (keyID, kind) in try self.deskKeys(db, deskID: desk.id) {
-                guard
-                    let sealed = try Data.fetchOne(
-                        db, sql: "SELECT sealed FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
-                        arguments: [Data(keyID), Data(recovery.keyID)])
+                guard let sealed = try self.sealedWrap(db, keyID: keyID, recipientKeyID: recovery.keyID)
                 else { throw VaultError.integrity("a desk key has no recovery wrap") }
                 let pair = try LabelledWrap.openBoxKey(
                     Array(sealed), with: recovery, label: kind, scope: desk.id.bytes, keyID: keyID)
@@ -65,10 +63,8 @@ extension Vault {
             )
             try self.storeManifest(db, manifest, signer: "vault", signing: self.keys.signing)
             try self.record(db, caller, "desk.recover", "desk:\(name) user:\(username)")
-            return .done(true)
+            return .success(())
         }
-        if case .denied = outcome {
-            throw VaultError.forbidden("these shares do not recombine to the recovery key of \(name)")
-        }
+        try outcome.get()
     }
 }

@@ -93,14 +93,7 @@ extension Vault {
 
         // Former members lose every wrap of this desk's keys and cases at once.
         let former = Set(desk.manifest.members.map(\.boxPublic)).subtracting(members.map(\.boxPublic))
-        for pk in former {
-            try db.execute(
-                sql: """
-                    DELETE FROM key_wraps WHERE recipient_key_id = ? AND (key_id IN
-                        (SELECT key_id FROM desk_keys WHERE desk_id = ?) OR key_id IN
-                        (SELECT e.key_id FROM case_epochs e JOIN cases c ON c.id = e.case_id WHERE c.desk_id = ?))
-                    """, arguments: [Data(Hashing.keyID(pk)), Data(deskID.bytes), Data(deskID.bytes)])
-        }
+        for pk in former { try revokeDeskWraps(db, desk: deskID, recipient: pk) }
         // A new epoch on every open case, under the new keys; former members' cases go back to the queue.
         let open = try Row.fetchAll(
             db, sql: "SELECT \(CaseRow.selection) FROM cases WHERE desk_id = ? AND status = 'open'",
@@ -141,20 +134,6 @@ extension Vault {
         try saveCaseState(db, next)
     }
 
-    /// Refuses (rolling back) any state where a desk or epoch key has no wrap left.
-    func assertNoOrphanedKeys(_ db: Database, deskID: ID) throws {
-        let orphans =
-            try Int.fetchOne(
-                db,
-                sql: """
-                    SELECT (SELECT count(*) FROM desk_keys k WHERE k.desk_id = ?1
-                        AND NOT EXISTS (SELECT 1 FROM key_wraps w WHERE w.key_id = k.key_id))
-                    + (SELECT count(*) FROM case_epochs e JOIN cases c ON c.id = e.case_id WHERE c.desk_id = ?1
-                        AND NOT EXISTS (SELECT 1 FROM key_wraps w WHERE w.key_id = e.key_id))
-                    """, arguments: [Data(deskID.bytes)]) ?? 0
-        guard orphans == 0 else { throw VaultError.integrity("the change would leave a key without any wrap; refused") }
-    }
-
     /// At a holder's unlock: old desk secrets this user can open are re-sealed to the newest key of the same kind;
     /// once that has committed, the old keys' wraps to members are removed (recovery and chain wraps stay).
     /// Only forward: a key is re-sealed to the current one only when the signed manifest chain introduced the
@@ -172,11 +151,7 @@ extension Vault {
                     guard let target = newest[kind], keyID != Hashing.keyID(target),
                         let from = introduced[keyID], let to = introduced[Hashing.keyID(target)], from < to
                     else { continue }
-                    let chained =
-                        try Bool.fetchOne(
-                            db, sql: "SELECT 1 FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
-                            arguments: [Data(keyID), Data(Hashing.keyID(target))]) ?? false
-                    if chained { continue }
+                    if try self.hasWrap(db, keyID: keyID, recipientKeyID: Hashing.keyID(target)) { continue }
                     guard let old = try? self.openDeskKey(db, deskID: deskID, keyID: keyID, as: user) else { continue }
                     try self.storeWrap(
                         db, secret: old.secretKey, label: kind, scope: deskID.bytes, keyID: keyID, recipient: target)
@@ -188,13 +163,9 @@ extension Vault {
         guard !resealed.isEmpty else { return }
         try await database.transaction { db in
             let memberKeyIDs = try Data.fetchAll(db, sql: "SELECT box_public FROM users WHERE box_public IS NOT NULL")
-                .map { Data(Hashing.keyID(Array($0))) }
+                .map { Hashing.keyID(Array($0)) }
             for keyID in resealed {
-                for recipient in memberKeyIDs {
-                    try db.execute(
-                        sql: "DELETE FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
-                        arguments: [Data(keyID), recipient])
-                }
+                for recipient in memberKeyIDs { try self.revokeWrap(db, keyID: keyID, recipientKeyID: recipient) }
             }
         }
     }

@@ -42,20 +42,14 @@ extension Vault {
     /// oversight copy still opens them).
     func rotateAuditorsKey(_ db: Database, removing removed: UserRecord) throws {
         guard let current = try auditorsKeyIDs(db).first else { return }
-        if let pk = removed.boxPublic {
-            try db.execute(
-                sql: "DELETE FROM key_wraps WHERE recipient_key_id = ? AND label = ?",
-                arguments: [Data(Hashing.keyID(pk)), LabelledWrap.Label.auditors.rawValue])
-        }
+        if let pk = removed.boxPublic { try revokeWraps(db, label: .auditors, recipient: pk) }
         let rows = try Row.fetchAll(
             db,
             sql: """
                 SELECT * FROM users WHERE role = 'auditor' AND state = 'active' AND id != ? AND box_public IS NOT NULL
                 """, arguments: [Data(removed.id.bytes)])
         let holders = try rows.map { try verifiedKeys(UserRecord(row: $0)) }.filter { u in
-            try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
-                arguments: [Data(current), Data(u.boxKeyID)]) ?? false
+            try hasWrap(db, keyID: current, recipientKeyID: u.boxKeyID)
         }
         try storeAuditorsKey(db, recipients: holders)
     }
@@ -67,9 +61,7 @@ extension Vault {
             db,
             sql: "SELECT box_public FROM users WHERE role = 'auditor' AND state = 'active' AND box_public IS NOT NULL")
         return try auditors.contains { pk in
-            try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM key_wraps WHERE key_id = ? AND recipient_key_id = ?",
-                arguments: [Data(newest), Data(Hashing.keyID(Array(pk)))]) ?? false
+            try hasWrap(db, keyID: newest, recipientKeyID: Hashing.keyID(Array(pk)))
         }
     }
 }

@@ -155,11 +155,7 @@ extension Vault {
         let caller = relay.caller(requestID: requestID)
         let streamKey = try SecretBytes.random(count: SecretStream.keyLength)
         let pusher = try SecretStream.Pusher(key: streamKey)
-        enum Outcome: Sendable {
-            case ready([UInt8])
-            case denied(VaultError)
-        }
-        let outcome: Outcome = try await database.batched { db in
+        let outcome: Result<[UInt8], VaultError> = try await database.batched { db in
             try self.assertRelayLive(db, relay)
             guard
                 let row = try Row.fetchOne(
@@ -168,9 +164,8 @@ extension Vault {
                 let deskID = ID(bytes: Array(row["desk_id"] as Data)),
                 let caseID = ID(bytes: Array(row["case_id"] as Data))
             else { throw VaultError.notFound("no message \(messageID)") }
-            guard relay.deskIDs.contains(deskID) else {
-                try self.record(db, caller, "relay.write", "content:\(messageID)", .denied)
-                return .denied(.forbidden("this relay token is not issued for the message's desk"))
+            if case .denied(let e) = self.relayCovers(relay, deskID: deskID, deskName: nil) {
+                return try self.refuse(db, caller, "relay.write", "content:\(messageID)", e)
             }
             guard Self.mediaKinds.contains(row["kind"] as String) else {
                 throw VaultError.conflict("message \(messageID) is not an image, video, audio or file message")
@@ -202,15 +197,12 @@ extension Vault {
                     Data(messageID.bytes), contentType, ContentUpload.chunkSize, Data(keyID), Data(sealedKey),
                     Data(pusher.header), "relay:\(relay.name)", self.now(),
                 ])
-            return .ready(Canonical.encode([messageID.bytes, sealedKey, pusher.header]))
+            return .success(Canonical.encode([messageID.bytes, sealedKey, pusher.header]))
         }
-        switch outcome {
-        case .denied(let e): throw e
-        case .ready(let prefix):
-            return ContentUpload(
-                vault: self, messageID: messageID, caller: caller, limit: limit, pusher: pusher,
-                prefixHash: Hashing.blake2b(prefix))
-        }
+        let prefix = try outcome.get()
+        return ContentUpload(
+            vault: self, messageID: messageID, caller: caller, limit: limit, pusher: pusher,
+            prefixHash: Hashing.blake2b(prefix))
     }
 
     /// The media type of a Content-Type value, lowercased, without its parameters: nil unless it is
@@ -232,7 +224,7 @@ extension Vault {
         return String(decoding: bytes, as: UTF8.self).lowercased()
     }
 
-    /// Opens a message's stored media for `user`: the read policy of transcripts (`readDenial`), recorded as
+    /// Opens a message's stored media for `user`: the read policy of transcripts (`mayRead`), recorded as
     /// `content.read` in the transaction that serves it; the stream key is opened with the user's own keys.
     /// - Throws: `.forbidden` (recorded), `.notFound` when the message or its content is not there (yet).
     public func openContent(caseID: ID, messageID: ID, as user: UnlockedUser, requestID: String) async throws
@@ -248,16 +240,11 @@ extension Vault {
             var sealedKey: [UInt8]
             var header: [UInt8]
         }
-        enum Outcome: Sendable {
-            case row(Stored, CaseRow, DeskState)
-            case denied(VaultError)
-        }
-        let outcome: Outcome = try await database.transaction { db in
+        let outcome: Result<(Stored, CaseRow, DeskState), VaultError> = try await database.transaction { db in
             guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
-            if let denial = try self.readDenial(db, case: c, user: user) {
-                try self.record(db, caller, "content.read", target, .denied)
-                return .denied(denial)
+            if case .denied(let e) = try self.mayRead(db, case: c, user) {
+                return try self.refuse(db, caller, "content.read", target, e)
             }
             guard
                 let row = try Row.fetchOne(
@@ -272,12 +259,9 @@ extension Vault {
                 contentType: row["content_type"], size: row["size"], chunkCount: row["chunk_count"],
                 keyID: Array(row["epoch_key_id"] as Data), sealedKey: Array(row["sealed_key"] as Data),
                 header: Array(row["header"] as Data))
-            return .row(stored, c, desk)
+            return .success((stored, c, desk))
         }
-        guard case .row(let row, let c, let desk) = outcome else {
-            if case .denied(let e) = outcome { throw e }
-            throw VaultError.notFound("no content")
-        }
+        let (row, c, desk) = try outcome.get()
         let keyID = row.keyID
         let epoch = try await database.read { db in
             try self.openEpoch(db, keyID: keyID, case: c, desk: desk, as: user)

@@ -23,22 +23,21 @@ extension Vault {
         }
         let caller = supervisor.caller(requestID: requestID)
         let target = "desk:\(name) relay_key:\(Hashing.keyID(publicKey).hex)"
-        let outcome: VaultError? = try await database.transaction { db in
+        let outcome: Result<Void, VaultError> = try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
-            guard supervisor.role == .supervisor, let me = desk.manifest.member(supervisor.username),
-                me.role == .supervisor, me.signPublic == supervisor.keys.signPublic
-            else {
-                try self.record(db, caller, "desk.relay_key", target, .denied)
-                return .forbidden("only a confirmed supervisor of \(name) registers its relay key")
+            if case .denied(let e) = try self.maySupervise(
+                db, desk: desk, supervisor, else: "only a confirmed supervisor of \(name) registers its relay key")
+            {
+                return try self.refuse(db, caller, "desk.relay_key", target, e)
             }
             var manifest = desk.manifest
             manifest.version += 1
             manifest.relayPublic = publicKey
             try self.storeManifest(db, manifest, signer: supervisor.username, signing: supervisor.signing)
             try self.record(db, caller, "desk.relay_key", target)
-            return nil
+            return .success(())
         }
-        if let outcome { throw outcome }
+        try outcome.get()
     }
 
     /// Queues a counselor's reply on a case: stores it as an `outbound` message in the envelope (sealed to the
@@ -56,19 +55,14 @@ extension Vault {
     public func queueReply(caseID: ID, text: String, as user: UnlockedUser, requestID: String) async throws -> ID {
         guard !text.isEmpty else { throw VaultError.invalid("a reply needs a non-empty text") }
         let caller = user.caller(requestID: requestID)
-        enum Outcome: Sendable {
-            case queued(ID)
-            case denied(VaultError)
-        }
         var plaintext = Plaintext.text(text)
         defer { SecretBytes.wipe(&plaintext) }
         let plain = plaintext
-        let outcome: Outcome = try await database.transaction { db in
+        let outcome: Result<ID, VaultError> = try await database.transaction { db in
             guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
-            guard try self.isAssigneeOrSupervisor(db, case: c, user: user) else {
-                try self.record(db, caller, "reply.write", "case:\(caseID)", .denied)
-                return .denied(.forbidden("only the assignee or a supervisor of the desk replies"))
+            if case .denied(let e) = try self.mayWork(db, case: c, user) {
+                return try self.refuse(db, caller, "reply.write", "case:\(caseID)", e)
             }
             let relayKey = desk.manifest.relayPublic
             guard relayKey.count == 32 else {
@@ -109,12 +103,9 @@ extension Vault {
                     Data(c.deskID.bytes), Data(Hashing.keyID(relayKey)), Data(box), now, now,
                 ])
             try self.record(db, caller, "reply.write", "message:\(envelope.messageID)", envelopeHash: envelope.hash)
-            return .queued(envelope.messageID)
+            return .success(envelope.messageID)
         }
-        switch outcome {
-        case .queued(let id): return id
-        case .denied(let e): throw e
-        }
+        return try outcome.get()
     }
 
     /// Leases up to `limit` pending replies of the relay's desks to it for `leaseSeconds` (items leased to
@@ -169,19 +160,21 @@ extension Vault {
             )
         }
         let caller = relay.caller(requestID: requestID)
-        let outcome: VaultError? = try await database.batched { db in
+        let outcome: Result<Void, VaultError> = try await database.batched { db in
             try self.assertRelayLive(db, relay)
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT desk_id, status, lease_holder, lease_until FROM outbox WHERE id = ?",
                     arguments: [Data(id.bytes)]),
-                let desk = ID(bytes: Array(row["desk_id"] as Data)), relay.deskIDs.contains(desk)
+                let desk = ID(bytes: Array(row["desk_id"] as Data)),
+                self.relayCovers(relay, deskID: desk, deskName: nil) == .allowed  // another desk's item: not found
             else { throw VaultError.notFound("no outbox item \(id)") }
             let holder: String? = row["lease_holder"]
             let until: Int64 = row["lease_until"] ?? 0
             guard row["status"] as String != "delivered", holder == relay.name, until > self.now() else {
-                try self.record(db, caller, "relay.outbox.ack", "outbox:\(id)", .denied)
-                return .conflict("this relay does not hold the lease of outbox item \(id); lease it again")
+                return try self.refuse(
+                    db, caller, "relay.outbox.ack", "outbox:\(id)",
+                    .conflict("this relay does not hold the lease of outbox item \(id); lease it again"))
             }
             try db.execute(
                 sql: """
@@ -190,9 +183,9 @@ extension Vault {
                     """,
                 arguments: [delivered ? "delivered" : "failed", detail, self.now(), delivered, Data(id.bytes)])
             try self.record(db, caller, "relay.outbox.ack", "outbox:\(id) \(delivered ? "delivered" : "failed")")
-            return nil
+            return .success(())
         }
-        if let outcome { throw outcome }
+        try outcome.get()
     }
 
     /// A delivery detail the outbox stores: `^[a-z]{1,16}:[0-9A-Za-z_.-]{1,32}$`, at most 48 bytes (e.g. `line:400`).

@@ -170,8 +170,7 @@ extension Vault {
             return user
         }
         guard let user = checked else {
-            try await database.transaction { db in try self.record(db, caller, "enroll", who.target, .denied) }
-            throw badCode
+            try await deny(caller, "enroll", who.target, badCode)
         }
         let box = try BoxKeyPair.generate()
         let signing = try SigningKeyPair.generate()
@@ -294,24 +293,6 @@ extension Vault {
         Canonical.encode([Array("consultvault/auditors-key/v1".utf8), keys.vaultID.bytes, publicKey])
     }
 
-    /// Seals `secret` to `recipient` and stores the wrap (idempotent per key and recipient). A permanent wrap
-    /// replaces a time-limited one to the same recipient (a grantee who is then assigned keeps the history when the
-    /// grant ends); a time-limited wrap never replaces a permanent one.
-    func storeWrap(
-        _ db: Database, secret: SecretBytes, label: LabelledWrap.Label, scope: [UInt8], keyID: [UInt8],
-        recipient: [UInt8],
-        expiresAt: Int64? = nil
-    ) throws {
-        let sealed = try LabelledWrap.seal(secret, label: label, scope: scope, keyID: keyID, to: recipient)
-        try db.execute(
-            sql: """
-                INSERT INTO key_wraps (key_id, recipient_key_id, label, sealed, expires_at, created_at)
-                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_id, recipient_key_id) DO UPDATE
-                SET sealed = excluded.sealed, expires_at = NULL, label = excluded.label
-                WHERE excluded.expires_at IS NULL AND key_wraps.expires_at IS NOT NULL
-                """,
-            arguments: [Data(keyID), Data(Hashing.keyID(recipient)), label.rawValue, Data(sealed), expiresAt, now()])
-    }
 }
 
 extension UserKeys {

@@ -37,8 +37,8 @@ extension Vault {
             return nil
         }
         guard let unlocked else {
-            try await database.transaction { db in try self.record(db, caller, "session.unlock", who.target, .denied) }
-            throw VaultError(.unauthenticated, "wrong username or passphrase")
+            try await deny(
+                caller, "session.unlock", who.target, VaultError(.unauthenticated, "wrong username or passphrase"))
         }
         try await database.transaction { db in
             try self.record(db, unlocked.caller(requestID: requestID), "session.unlock", "user:\(username)")
@@ -95,8 +95,8 @@ extension Vault {
             try await Self.nilUnlessBusy { try await self.unlockKeys(record, passphrase: current) }
         }
         guard checked != nil else {
-            try await database.transaction { db in try self.record(db, caller, "user.rewrap", target, .denied) }
-            throw VaultError(.unauthenticated, "the current passphrase is wrong")
+            try await deny(
+                caller, "user.rewrap", target, VaultError(.unauthenticated, "the current passphrase is wrong"))
         }
         try await rewrapUserKeys(user, passphrase: new, caller: caller)
     }
@@ -122,12 +122,11 @@ extension Vault {
             ticket = t
         case .refused(let refusal):
             Counter(label: "consultvault_throttled_total", dimensions: [("action", action)]).increment()
-            if refusal.record {
-                try await database.transaction { db in try self.record(db, caller, action, target, .denied) }
-            }
-            throw VaultError(
+            let error = VaultError(
                 .rateLimited, "too many attempts; wait \(refusal.retryAfter) s and try again",
                 retryAfter: refusal.retryAfter)
+            if refusal.record { try await deny(caller, action, target, error) }
+            throw error
         }
         let result: T?
         do {
