@@ -54,6 +54,11 @@ public struct AuditEntry: Sendable, Equatable {
 public enum AuditLog {
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
+    /// The seq of the newest entry (0 for an empty log).
+    static func headSeq(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT max(seq) FROM access_log") ?? 0
+    }
+
     /// Appends `entry` after the current head, read under the write lock. Inside a group-commit batch (`memo`),
     /// the head an earlier write of the same transaction appended is carried over instead of read again. A write
     /// whose savepoint is rolled back must drop the memo (GroupCommitter does): the head it left would point

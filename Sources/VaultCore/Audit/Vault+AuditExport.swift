@@ -9,7 +9,7 @@ extension Vault {
     @discardableResult
     public func writeAuditExport(pageSize: Int = 20_000, to sink: ([UInt8]) async throws -> Void) async throws -> Int64
     {
-        let head = try await database.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM access_log") ?? 0 }
+        let head = try await database.read { db in try AuditLog.headSeq(db) }
         var after: Int64 = 0
         while after < head {
             let from = after

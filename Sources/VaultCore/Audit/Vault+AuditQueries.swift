@@ -133,7 +133,7 @@ extension Vault {
             // A row the vault did not write (no valid MAC) is no review: it gives way to the real one.
             try db.execute(sql: "DELETE FROM audit_reviews WHERE breakglass_seq = ?", arguments: [seq])
             try self.record(db, user.caller(requestID: requestID), "breakglass.review", target, reason: comment)
-            let reviewSeq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM access_log") ?? 0
+            let reviewSeq = try AuditLog.headSeq(db)
             try db.execute(
                 sql:
                     "INSERT INTO audit_reviews (breakglass_seq, review_seq, reviewer, reviewed_at) VALUES (?, ?, ?, ?)",

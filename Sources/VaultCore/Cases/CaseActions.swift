@@ -60,7 +60,7 @@ extension Vault {
             if let h = u.hold { changed.hold = h }
             if u.status != nil || u.hold != nil { try self.saveCaseState(db, changed) }
             if let r = u.risk {
-                try db.execute(sql: "UPDATE cases SET risk = ? WHERE id = ?", arguments: [r, Data(c.id.bytes)])
+                try self.setRisk(db, case: c.id, r)
             }
         }
     }
@@ -97,7 +97,8 @@ extension Vault {
             let envelope = try Envelope.seal(
                 plaintext: plaintext, messageID: id, caseID: c.id, epochPublicKey: epoch.publicKey, direction: "note",
                 kind: "text", author: user.username, sentAt: sentAt)
-            try self.insertMessage(db, envelope, case: current, externalID: nil, writtenBy: user.username)
+            try MessageStore.insert(
+                db, envelope, case: current, externalID: nil, writtenBy: user.username, now: self.now())
             return id
         }
     }

@@ -230,7 +230,7 @@ extension Vault {
             }
             try self.grantEpochs(db, case: c, desk: desk, opener: user, recipient: user.keys, expiresAt: expires)
             try self.record(db, caller, "breakglass.start", "case:\(caseID)", reason: reason, desk: desk)
-            let seq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM access_log")
+            let seq = try AuditLog.headSeq(db)
             try self.insertGrant(
                 db, caseID: c.id, userID: user.id, kind: "breakglass", requestID: nil, auditSeq: seq, expiresAt: expires
             )

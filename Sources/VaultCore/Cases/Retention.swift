@@ -149,10 +149,7 @@ extension Vault {
             do {
                 let done: Bool = try await database.transaction { db in
                     // A signed purge note names it: removed whatever its row says.
-                    guard
-                        try Bool.fetchOne(db, sql: "SELECT 1 FROM cases WHERE id = ?", arguments: [Data(id.bytes)])
-                            == true
-                    else { return false }
+                    guard try self.caseExists(db, id: id) else { return false }
                     try Self.shredCase(db, id)
                     try self.record(db, caller, "purge", "case:\(id) reapplied")
                     try self.checkpoint(db, kind: .purge, purgedCases: [id], force: true)
@@ -189,15 +186,14 @@ extension Vault {
         for table in ["outbox", "case_reads", "case_grants", "access_requests", "case_epochs"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE case_id = ?", arguments: [cid])
         }
-        try db.execute(sql: "DELETE FROM cases WHERE id = ?", arguments: [cid])
+        try deleteCaseRow(db, id: id)
         return (messages, wraps)
     }
 
     /// What `shredCase` would remove (a dry run).
     static func shredCounts(_ db: Database, _ id: ID) throws -> (messages: Int, wraps: Int) {
-        let cid = Data(id.bytes)
-        return (
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM messages WHERE case_id = ?", arguments: [cid]) ?? 0,
+        (
+            try MessageStore.count(db, caseID: id),
             try countCaseWraps(db, case: id)
         )
     }

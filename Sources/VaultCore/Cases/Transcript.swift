@@ -194,13 +194,8 @@ extension Vault {
     ) throws {
         var readInbound = position.readInbound + inboundPastPosition
         if afterSeq > position.lastSeq {
-            readInbound +=
-                try Int.fetchOne(
-                    db,
-                    sql: """
-                        SELECT count(*) FROM messages WHERE case_id = ? AND seq > ? AND seq <= ? AND direction = 'inbound'
-                        """,
-                    arguments: [Data(caseID.bytes), position.lastSeq, afterSeq]) ?? 0
+            readInbound += try MessageStore.countInbound(
+                db, caseID: caseID, after: position.lastSeq, through: afterSeq)
         }
         try db.cachedStatement(
             sql: """

@@ -118,11 +118,6 @@ extension Vault {
         return Prepared(desk: desk, sealed: (route.caseID, route.epoch, route.publicKey, envelope))
     }
 
-    /// The pseudonymous routing id of a channel user on a desk (schema/FORMAT.md §7).
-    func routingID(desk: ID, channelUser: String) throws -> [UInt8] {
-        try Hashing.keyedBlake2b(Canonical.encode([desk.bytes, Array(channelUser.utf8)]), key: keys.pseudonym)
-    }
-
     /// The write half of an ingest, inside a batch transaction: coverage check (a denial is recorded),
     /// redelivery check, routing, the message row and its access-log entry.
     func storeInbound(
@@ -166,164 +161,17 @@ extension Vault {
             hints.remember(desk: desk)
         }
         // `c` was read (or created) by routeCase in this very write, so its count is current.
-        let hash = try insertMessage(
+        let hash = try MessageStore.insert(
             db, envelope, case: c, externalID: item.externalID, writtenBy: "relay:\(relay.name)",
-            seq: c.messageCount + 1)
+            seq: c.messageCount + 1, now: now())
         try record(db, caller, "relay.write", "message:\(envelope.messageID)", envelopeHash: hash)
         return .success(IngestResult(messageID: envelope.messageID, caseID: c.id, duplicate: false))
     }
 
-    /// The stored public key of a case epoch (unverified: compared with an already verified key).
-    func epochPublicKey(_ db: Database, case caseID: ID, epoch: Int) throws -> [UInt8]? {
-        try Data.fetchOne(
-            db.cachedStatement(sql: "SELECT public_key FROM case_epochs WHERE case_id = ? AND epoch = ?"),
-            arguments: [Data(caseID.bytes), epoch]
-        ).map { Array($0) }
-    }
-
     /// The message already stored under this external id on the desk, as a duplicate result.
     func findExternal(_ db: Database, deskID: ID, externalID: String) throws -> IngestResult? {
-        let statement = try db.cachedStatement(
-            sql: "SELECT id, case_id FROM messages WHERE desk_id = ? AND external_id = ?")
-        guard let row = try Row.fetchOne(statement, arguments: [Data(deskID.bytes), externalID]),
-            let mid = ID(bytes: Array(row["id"] as Data)), let cid = ID(bytes: Array(row["case_id"] as Data))
-        else { return nil }
-        return IngestResult(messageID: mid, caseID: cid, duplicate: true)
-    }
-
-    /// The case a channel user's next message goes to, without changing anything: their open case, or the
-    /// latest one closed within the reopen window.
-    func findRoutedCase(_ db: Database, desk: DeskState, channelUser: String) throws -> CaseRow? {
-        let routing = try routingID(desk: desk.id, channelUser: channelUser)
-        // During a pseudonym rotation, a case not yet rehashed is found under the previous key.
-        let rotating = try previousRoutingID(desk: desk.id, channelUser: channelUser)
-        if rotating == nil {
-            // The common case first, straight from the index (no sort): a user has at most one open case per desk,
-            // as only routeCase opens or reopens one, and only when this lookup found none open.
-            let open = try db.cachedStatement(
-                sql: """
-                    SELECT \(CaseRow.selection) FROM cases WHERE desk_id = ? AND routing_id = ? AND status = 'open'
-                    LIMIT 1
-                    """)
-            if let row = try Row.fetchOne(open, arguments: [Data(desk.id.bytes), Data(routing)]) {
-                return try CaseRow(selected: row, mac: stateMAC)
-            }
+        try MessageStore.find(db, deskID: deskID, externalID: externalID).map {
+            IngestResult(messageID: $0.id, caseID: $0.caseID, duplicate: true)
         }
-        let previous = rotating ?? routing
-        let statement = try db.cachedStatement(
-            sql: """
-                SELECT \(CaseRow.selection) FROM cases
-                WHERE desk_id = ? AND routing_id IN (?, ?) AND (status = 'open' OR closed_at >= ?)
-                ORDER BY status = 'open' DESC, opened_at DESC LIMIT 1
-                """)
-        return try Row.fetchOne(
-            statement,
-            arguments: [
-                Data(desk.id.bytes), Data(routing), Data(previous), now() - settings.reopenWindowDays * 86_400_000,
-            ]
-        ).map { try CaseRow(selected: $0, mac: stateMAC) }
-    }
-
-    /// The routing id under the previous pseudonym key, while a rotation is in progress.
-    func previousRoutingID(desk: ID, channelUser: String) throws -> [UInt8]? {
-        guard let key = keys.previousPseudonym else { return nil }
-        return try Hashing.keyedBlake2b(Canonical.encode([desk.bytes, Array(channelUser.utf8)]), key: key)
-    }
-
-    /// The open case of this channel user on this desk; reopens one closed within the reopen window;
-    /// otherwise opens a new case whose epoch 0 is sealed to the queue and oversight keys.
-    /// `newCaseID` and `epoch0` fix the ids of a new case (known-answer tests only).
-    func routeCase(
-        _ db: Database, desk: DeskState, channelUser: String, newCaseID: ID? = nil, epoch0 fixedEpoch: BoxKeyPair? = nil
-    ) throws -> CaseRow {
-        if var c = try findRoutedCase(db, desk: desk, channelUser: channelUser) {
-            var changed = false
-            if keys.previousPseudonym != nil {
-                // Moves the case to the current key as soon as its person writes again.
-                c.routingID = try routingID(desk: desk.id, channelUser: channelUser)
-                c.routingKey = VaultKeys.pseudonymKeyTag(keys.pseudonym)
-                changed = true
-            }
-            if c.status == "closed" {
-                c.status = "open"
-                c.closedAt = nil
-                changed = true
-            }
-            if changed { try saveCaseState(db, c) }
-            return c
-        }
-        let routing = try routingID(desk: desk.id, channelUser: channelUser)
-        let caseID = newCaseID ?? ID.v7(milliseconds: now())
-        let epoch0 = try fixedEpoch ?? BoxKeyPair.generate()
-        let signature = keys.signing.sign(
-            EpochKey.signedMessage(deskID: desk.id, caseID: caseID, epoch: 0, publicKey: epoch0.publicKey))
-        let sealedUser = { (pk: [UInt8]) throws -> [UInt8] in
-            try SealedBox.seal(
-                Canonical.encode([
-                    Array("consultvault/channel-user/v1".utf8), caseID.bytes, desk.id.bytes, Array(channelUser.utf8),
-                ]), to: pk)
-        }
-        let now = now()
-        let forOversight = try sealedUser(desk.manifest.oversightPublic)
-        let forCase = try sealedUser(epoch0.publicKey)
-        let tag = VaultKeys.pseudonymKeyTag(keys.pseudonym)
-        let state = CaseRow.macFields(
-            id: caseID, deskID: desk.id, routingID: routing, routingKey: tag, status: "open", hold: false,
-            assigneeID: nil, currentEpoch: 0, openedAt: now, closedAt: nil,
-            channelUserDigest: CaseRow.digest(oversight: forOversight, case: forCase))
-        try db.execute(
-            sql: """
-                INSERT INTO cases (id, desk_id, routing_id, status, opened_at, last_message_at, channel_user_oversight,
-                    channel_user_case, routing_key, state_mac) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                Data(caseID.bytes), Data(desk.id.bytes), Data(routing), now, now, Data(forOversight), Data(forCase),
-                Data(tag), Data(stateMAC.tag(.caseState, state)),
-            ])
-        try db.execute(
-            sql:
-                "INSERT INTO case_epochs (key_id, case_id, epoch, public_key, signature, created_at) VALUES (?, ?, 0, ?, ?, ?)",
-            arguments: [Data(epoch0.keyID), Data(caseID.bytes), Data(epoch0.publicKey), Data(signature), now])
-        guard let c = try findCase(db, id: caseID) else { throw VaultError.integrity("new case vanished") }
-        try storeEpochWrap(db, epoch0, case: c, to: desk.manifest.queuePublic)
-        try storeEpochWrap(db, epoch0, case: c, to: desk.manifest.oversightPublic)
-        return c
-    }
-
-    /// Inserts a sealed message as the case's next seq and updates the case counters (message count, inbound
-    /// count for the unread figures). `seq` may be passed by a caller that read the case in the same write;
-    /// otherwise it is read here. (A wrong one fails on the UNIQUE (case_id, seq) key.)
-    /// - Returns: the envelope hash stored with the row (for the write's access-log entry).
-    @discardableResult
-    func insertMessage(
-        _ db: Database, _ e: Envelope, case c: CaseRow, externalID: String?, writtenBy: String, seq known: Int? = nil
-    ) throws -> [UInt8] {
-        let hash = e.hash
-        guard
-            let seq = try known
-                ?? Int.fetchOne(
-                    db.cachedStatement(sql: "SELECT message_count + 1 FROM cases WHERE id = ?"),
-                    arguments: [Data(c.id.bytes)])
-        else { throw VaultError.integrity("case vanished") }
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO messages (id, case_id, seq, desk_id, external_id, epoch_key_id, direction, kind, author, sent_at,
-                    body, sealed_key, envelope_hash, written_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(
-            arguments: [
-                Data(e.messageID.bytes), Data(c.id.bytes), seq, Data(c.deskID.bytes), externalID, Data(e.epochKeyID),
-                e.direction, e.kind, e.author, e.sentAt, Data(e.body), Data(e.key), Data(hash), writtenBy, now(),
-            ])
-        let inbound = e.direction == "inbound"
-        try db.cachedStatement(
-            sql: """
-                UPDATE cases SET message_count = ?, last_message_at = ?,
-                    last_inbound_at = CASE WHEN ? THEN ? ELSE last_inbound_at END, inbound_count = inbound_count + ?
-                WHERE id = ?
-                """
-        ).execute(
-            arguments: [seq, now(), inbound, now(), inbound ? 1 : 0, Data(c.id.bytes)])
-        return hash
     }
 }

@@ -145,12 +145,8 @@ extension Vault {
                 r.contentPending.append(PendingContent(lineMessageID: lineID, messageID: stored.messageID))
             }
         case .unsend(_, let lineID):
-            if let row = try Row.fetchOne(
-                db,
-                sql: "SELECT id, envelope_hash FROM messages WHERE desk_id = ? AND external_id = ?",
-                arguments: [deskID, "line:\(lineID)"]),
-                let mid = ID(bytes: Array(row["id"] as Data))
-            {
+            if let stored = try MessageStore.find(db, deskID: desk.id, externalID: "line:\(lineID)") {
+                let mid = stored.id
                 let policy =
                     try String.fetchOne(
                         db, sql: "SELECT unsend_policy FROM desks WHERE id = ?", arguments: [deskID]) ?? "keep-marked"
@@ -160,12 +156,12 @@ extension Vault {
                     try MessageStore.delete(db, messageID: mid)
                     try record(
                         db, caller, "relay.write", "message:\(mid) unsend-deleted",
-                        envelopeHash: Array(row["envelope_hash"] as Data))
+                        envelopeHash: stored.envelopeHash)
                 } else {
-                    try db.execute(sql: "UPDATE messages SET retracted = 1 WHERE id = ?", arguments: [Data(mid.bytes)])
+                    try MessageStore.retract(db, id: mid)
                     try record(
                         db, caller, "relay.write", "message:\(mid) retract",
-                        envelopeHash: Array(row["envelope_hash"] as Data))
+                        envelopeHash: stored.envelopeHash)
                     messageID = mid
                 }
             }

@@ -89,10 +89,10 @@ extension Vault {
                 return try self.refuse(db, caller, "relay.write", "desk:\(m.desk)", e)
             }
             if let dup = try self.findExternal(db, deskID: desk.id, externalID: m.externalID) { return .success(dup) }
-            guard let c = try self.findCase(db, id: m.caseID), c.deskID == desk.id,
-                let routing = try Data.fetchOne(
-                    db, sql: "SELECT routing_id FROM cases WHERE id = ?", arguments: [Data(c.id.bytes)])
-            else { throw VaultError.notFound("no case \(m.caseID) on desk \(m.desk)") }
+            guard let c = try self.findCase(db, id: m.caseID), c.deskID == desk.id else {
+                throw VaultError.notFound("no case \(m.caseID) on desk \(m.desk)")
+            }
+            let routing = c.routingID
             let current = try self.routingID(desk: desk.id, channelUser: m.channelUser)
             let previous = try self.previousRoutingID(desk: desk.id, channelUser: m.channelUser)
             guard Array(routing) == current || Array(routing) == previous else {
@@ -106,16 +106,15 @@ extension Vault {
                 throw VaultError.conflict(
                     "`sealed.key_id` is not the case's current epoch key; call /v1/intake/route and seal again")
             }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM messages WHERE id = ?", arguments: [Data(m.messageID.bytes)])
-                ?? false
-            {
+            if try MessageStore.exists(db, id: m.messageID) {
                 throw VaultError.conflict("`sealed.message_id` is already used; choose a fresh UUIDv7")
             }
             let envelope = Envelope(
                 messageID: m.messageID, caseID: c.id, epochKeyID: m.keyID, direction: "inbound", kind: m.kind,
                 author: "channel", sentAt: m.sentAt, body: m.body, key: m.key)
-            try self.insertMessage(
-                db, envelope, case: c, externalID: m.externalID, writtenBy: "relay-sealed:\(relay.name)")
+            try MessageStore.insert(
+                db, envelope, case: c, externalID: m.externalID, writtenBy: "relay-sealed:\(relay.name)",
+                now: self.now())
             try self.record(db, caller, "relay.write", "message:\(m.messageID)", envelopeHash: envelope.hash)
             return .success(IngestResult(messageID: m.messageID, caseID: c.id, duplicate: false))
         }.get()

@@ -123,10 +123,8 @@ extension Vault {
         _ db: Database, case c: CaseRow, desk: DeskState, opener: UnlockedUser, to recipient: [UInt8],
         expiresAt: Int64? = nil
     ) throws {
-        let epochIDs = try Data.fetchAll(
-            db, sql: "SELECT key_id FROM case_epochs WHERE case_id = ? ORDER BY epoch", arguments: [Data(c.id.bytes)])
-        for raw in epochIDs {
-            let pair = try openEpoch(db, keyID: Array(raw), case: c, desk: desk, as: opener)
+        for keyID in try epochKeyIDs(db, case: c.id) {
+            let pair = try openEpoch(db, keyID: keyID, case: c, desk: desk, as: opener)
             try storeWrap(
                 db, secret: pair.secretKey, label: .caseEpoch, scope: c.id.bytes, keyID: pair.keyID,
                 recipient: recipient, expiresAt: expiresAt)

@@ -16,8 +16,7 @@ extension Vault {
         }
         let oldTag = VaultKeys.pseudonymKeyTag(keys.pseudonym)
         try await database.transaction { db in
-            for row in try Row.fetchAll(db, sql: "SELECT \(CaseRow.selection) FROM cases WHERE routing_key IS NULL") {
-                var c = try CaseRow(selected: row, mac: self.stateMAC)
+            for var c in try self.casesWithoutRoutingKey(db) {
                 c.routingKey = oldTag
                 try self.saveCaseState(db, c)
             }
@@ -42,14 +41,8 @@ extension Vault {
             }
             let oversight = try self.deskKeys(db, deskID: desk.id).filter { $0.value == .deskOversight }.keys
                 .compactMap { try? self.openDeskKey(db, deskID: desk.id, keyID: $0, as: supervisor) }
-            let rows = try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT id, channel_user_oversight FROM cases WHERE desk_id = ? AND (routing_key IS NULL OR routing_key != ?)",
-                arguments: [Data(desk.id.bytes), newTag])
-            for row in rows {
-                guard let caseID = ID(bytes: Array(row["id"] as Data)) else { continue }
-                let sealed = Array(row["channel_user_oversight"] as Data)
+            let rows = try self.casesNotUnder(db, tag: Array(newTag), deskID: desk.id)
+            for (caseID, sealed) in rows {
                 guard let opened = oversight.lazy.compactMap({ try? SealedBox.open(sealed, with: $0) }).first else {
                     throw VaultError.integrity(
                         "the channel user id of case \(caseID) opens with no oversight key of \(name)")
@@ -75,14 +68,7 @@ extension Vault {
     public func finishPseudonymRotation(caller: Caller) async throws {
         guard keys.previousPseudonym != nil else { throw VaultError.conflict("no pseudonym rotation is running") }
         let newTag = Data(VaultKeys.pseudonymKeyTag(keys.pseudonym))
-        let pending = try await database.read { db in
-            try String.fetchAll(
-                db,
-                sql: """
-                    SELECT DISTINCT d.name FROM cases c JOIN desks d ON d.id = c.desk_id
-                    WHERE c.routing_key IS NULL OR c.routing_key != ? ORDER BY d.name
-                    """, arguments: [newTag])
-        }
+        let pending = try await database.read { db in try self.desksWithCasesNotUnder(db, tag: Array(newTag)) }
         guard pending.isEmpty else {
             throw VaultError.conflict(
                 "desks still to rehash by one of their supervisors (`desk rehash --name D --as S`): "

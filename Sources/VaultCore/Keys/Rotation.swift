@@ -95,14 +95,11 @@ extension Vault {
         let former = Set(desk.manifest.members.map(\.boxPublic)).subtracting(members.map(\.boxPublic))
         for pk in former { try revokeDeskWraps(db, desk: deskID, recipient: pk) }
         // A new epoch on every open case, under the new keys; former members' cases go back to the queue.
-        let open = try Row.fetchAll(
-            db, sql: "SELECT \(CaseRow.selection) FROM cases WHERE desk_id = ? AND status = 'open'",
-            arguments: [Data(deskID.bytes)])
+        let open = try openCases(db, deskID: deskID)
         var state = try self.desk(db, id: deskID)
         state.manifest = manifest
         let remaining = Set(memberIDs.values)
-        for row in open {
-            var c = try CaseRow(selected: row, mac: stateMAC)
+        for var c in open {
             if let a = c.assigneeID, !remaining.contains(a) { c.assigneeID = nil }
             try startEpoch(db, case: c, desk: state)
         }
@@ -115,9 +112,7 @@ extension Vault {
     /// queue key when the case is unassigned. Needs no unlocked secret.
     /// - Throws: `.integrity` when the assignee is not listed in the manifest (nothing is sealed to them).
     func startEpoch(_ db: Database, case c: CaseRow, desk: DeskState) throws {
-        let current =
-            try Int.fetchOne(
-                db, sql: "SELECT max(epoch) FROM case_epochs WHERE case_id = ?", arguments: [Data(c.id.bytes)]) ?? 0
+        let current = try latestEpoch(db, case: c.id)
         var next = c
         next.currentEpoch = current + 1
         var recipient = desk.manifest.queuePublic

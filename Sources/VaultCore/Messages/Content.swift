@@ -157,17 +157,13 @@ extension Vault {
         let pusher = try SecretStream.Pusher(key: streamKey)
         let outcome: Result<[UInt8], VaultError> = try await database.batched { db in
             try self.assertRelayLive(db, relay)
-            guard
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT case_id, desk_id, kind, epoch_key_id FROM messages WHERE id = ?",
-                    arguments: [Data(messageID.bytes)]),
-                let deskID = ID(bytes: Array(row["desk_id"] as Data)),
-                let caseID = ID(bytes: Array(row["case_id"] as Data))
-            else { throw VaultError.notFound("no message \(messageID)") }
+            guard let (caseID, deskID, kind, keyID) = try MessageStore.locate(db, id: messageID) else {
+                throw VaultError.notFound("no message \(messageID)")
+            }
             if case .denied(let e) = self.relayCovers(relay, deskID: deskID, deskName: nil) {
                 return try self.refuse(db, caller, "relay.write", "content:\(messageID)", e)
             }
-            guard Self.mediaKinds.contains(row["kind"] as String) else {
+            guard Self.mediaKinds.contains(kind) else {
                 throw VaultError.conflict("message \(messageID) is not an image, video, audio or file message")
             }
             if let state = try String.fetchOne(
@@ -178,11 +174,8 @@ extension Vault {
                         ? "the content of message \(messageID) is stored already"
                         : "the content of message \(messageID) is being uploaded")
             }
-            let keyID = Array(row["epoch_key_id"] as Data)
             guard let c = try self.findCase(db, id: caseID),
-                let epochNumber = try Int.fetchOne(
-                    db, sql: "SELECT epoch FROM case_epochs WHERE key_id = ? AND case_id = ?",
-                    arguments: [Data(keyID), Data(caseID.bytes)])
+                let epochNumber = try self.epochNumber(db, keyID: keyID, case: caseID)
             else { throw VaultError.integrity("a message refers to a missing epoch") }
             let epoch = try self.epochKey(db, case: c, epoch: epochNumber)
             let sealedKey = try LabelledWrap.seal(

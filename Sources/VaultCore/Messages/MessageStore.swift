@@ -1,9 +1,12 @@
 import Foundation
 import GRDB
 
-/// The one owner of deleting stored messages (an unsend under the `delete` policy, a retention purge): a message
-/// row goes together with every row that hangs off it, children first, so no foreign key ever stops it and no
-/// child is left behind. With secure_delete on, the freed pages are zeroed.
+/// The owner of the `messages` table: every statement that writes or reads a stored message row is here (the
+/// transcript's page read included), so a second storage engine would implement this one interface.
+///
+/// Deleting (an unsend under the `delete` policy, a retention purge): a message row goes together with every row
+/// that hangs off it, children first, so no foreign key ever stops it and no child is left behind. With
+/// secure_delete on, the freed pages are zeroed.
 ///
 /// The children of a message, as schema/schema.sql declares them: `content_chunks` and `message_content` (an
 /// attachment), `outbox` (a reply waiting for or acknowledged by the relay) and `line_events` (the webhook event
@@ -44,6 +47,91 @@ enum MessageStore {
         }
         try db.execute(sql: "DELETE FROM messages WHERE case_id = ?", arguments: [cid])
         return db.changesCount
+    }
+
+    /// Inserts a sealed message as the case's next seq and updates the case counters (message count, inbound
+    /// count for the unread figures). `seq` may be passed by a caller that read the case in the same write;
+    /// otherwise it is read here. (A wrong one fails on the UNIQUE (case_id, seq) key.)
+    /// - Returns: the envelope hash stored with the row (for the write's access-log entry).
+    @discardableResult
+    static func insert(
+        _ db: Database, _ e: Envelope, case c: CaseRow, externalID: String?, writtenBy: String, seq known: Int? = nil,
+        now: Int64
+    ) throws -> [UInt8] {
+        let hash = e.hash
+        guard
+            let seq = try known
+                ?? Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT message_count + 1 FROM cases WHERE id = ?"),
+                    arguments: [Data(c.id.bytes)])
+        else { throw VaultError.integrity("case vanished") }
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO messages (id, case_id, seq, desk_id, external_id, epoch_key_id, direction, kind, author, sent_at,
+                    body, sealed_key, envelope_hash, written_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(
+            arguments: [
+                Data(e.messageID.bytes), Data(c.id.bytes), seq, Data(c.deskID.bytes), externalID, Data(e.epochKeyID),
+                e.direction, e.kind, e.author, e.sentAt, Data(e.body), Data(e.key), Data(hash), writtenBy, now,
+            ])
+        let inbound = e.direction == "inbound"
+        try db.cachedStatement(
+            sql: """
+                UPDATE cases SET message_count = ?, last_message_at = ?,
+                    last_inbound_at = CASE WHEN ? THEN ? ELSE last_inbound_at END, inbound_count = inbound_count + ?
+                WHERE id = ?
+                """
+        ).execute(
+            arguments: [seq, now, inbound, now, inbound ? 1 : 0, Data(c.id.bytes)])
+        return hash
+    }
+
+    /// The message stored under an external id (LINE's message id, the relay's idempotency key) on a desk.
+    static func find(_ db: Database, deskID: ID, externalID: String) throws -> (
+        id: ID, caseID: ID, envelopeHash: [UInt8]
+    )? {
+        let statement = try db.cachedStatement(
+            sql: "SELECT id, case_id, envelope_hash FROM messages WHERE desk_id = ? AND external_id = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [Data(deskID.bytes), externalID]),
+            let mid = ID(bytes: Array(row[0] as Data)), let cid = ID(bytes: Array(row[1] as Data))
+        else { return nil }
+        return (mid, cid, Array(row[2] as Data))
+    }
+
+    /// Whether a message id is taken.
+    static func exists(_ db: Database, id: ID) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM messages WHERE id = ?", arguments: [Data(id.bytes)]) ?? false
+    }
+
+    /// Where a message lives and what it is (no content): its case, desk, kind and epoch key id.
+    static func locate(_ db: Database, id: ID) throws -> (caseID: ID, deskID: ID, kind: String, epochKeyID: [UInt8])? {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT case_id, desk_id, kind, epoch_key_id FROM messages WHERE id = ?",
+                arguments: [Data(id.bytes)]),
+            let caseID = ID(bytes: Array(row["case_id"] as Data)), let deskID = ID(bytes: Array(row["desk_id"] as Data))
+        else { return nil }
+        return (caseID, deskID, row["kind"], Array(row["epoch_key_id"] as Data))
+    }
+
+    /// Marks a message retracted (unsent by its author, `keep-marked` policy): it stays sealed and stored.
+    static func retract(_ db: Database, id: ID) throws {
+        try db.execute(sql: "UPDATE messages SET retracted = 1 WHERE id = ?", arguments: [Data(id.bytes)])
+    }
+
+    /// How many messages a case holds.
+    static func count(_ db: Database, caseID: ID) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM messages WHERE case_id = ?", arguments: [Data(caseID.bytes)])
+            ?? 0
+    }
+
+    /// How many inbound messages of a case have a seq in `after+1 ... through`.
+    static func countInbound(_ db: Database, caseID: ID, after: Int, through: Int) throws -> Int {
+        try Int.fetchOne(
+            db,
+            sql: "SELECT count(*) FROM messages WHERE case_id = ? AND seq > ? AND seq <= ? AND direction = 'inbound'",
+            arguments: [Data(caseID.bytes), after, through]) ?? 0
     }
 
     /// The statements that clear a message's children, children first; `messages` is an SQL list of message ids

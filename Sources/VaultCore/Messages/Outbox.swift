@@ -70,23 +70,18 @@ extension Vault {
                     "desk \(desk.name) has no relay key; a supervisor runs `consultvault desk set-relay-key` first")
             }
             // The channel user id is sealed to epoch 0, which follows the case to every reader.
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT c.channel_user_case, e.key_id FROM cases c JOIN case_epochs e ON e.case_id = c.id
-                        WHERE c.id = ? AND e.epoch = 0
-                        """, arguments: [Data(c.id.bytes)])
-            else { throw VaultError.integrity("case vanished") }
-            let epoch0 = try self.openEpoch(db, keyID: Array(row["key_id"] as Data), case: c, desk: desk, as: user)
-            let channelUser = try self.openChannelUser(
-                Array(row["channel_user_case"] as Data), case: c, desk: desk, with: epoch0)
+            guard let sealedUser = try self.channelUserSealedForCase(db, case: c.id) else {
+                throw VaultError.integrity("case vanished")
+            }
+            let epoch0 = try self.openEpoch(
+                db, keyID: try self.epochKey(db, case: c, epoch: 0).keyID, case: c, desk: desk, as: user)
+            let channelUser = try self.openChannelUser(sealedUser, case: c, desk: desk, with: epoch0)
             let epoch = try self.epochKey(db, case: c, epoch: c.currentEpoch)
             let now = self.now()
             let envelope = try Envelope.seal(
                 plaintext: plain, messageID: ID.v7(milliseconds: now), caseID: c.id, epochPublicKey: epoch.publicKey,
                 direction: "outbound", kind: "text", author: user.username, sentAt: now)
-            try self.insertMessage(db, envelope, case: c, externalID: nil, writtenBy: user.username)
+            try MessageStore.insert(db, envelope, case: c, externalID: nil, writtenBy: user.username, now: now)
             let retryKey = ID.v4().description
             var inner = Plaintext.object([
                 ("retry_key", .string(retryKey)), ("text", .string(text)), ("to", .string(channelUser)),

@@ -124,7 +124,7 @@ extension Vault {
         }
         let snapshotDB = try DatabaseQueue(path: snapshot.path)
         let lastSeq =
-            try await snapshotDB.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM access_log") } ?? 0
+            try await snapshotDB.read { db in try AuditLog.headSeq(db) }
         try snapshotDB.close()
         let meta = BackupArchive.Metadata(vaultID: keys.vaultID.description, createdAt: now(), lastSeq: lastSeq)
         try BackupArchive.write(to: url, metadata: meta, database: snapshot, checkpoints: log)

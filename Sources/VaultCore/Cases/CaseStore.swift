@@ -2,6 +2,10 @@ import Foundation
 import GRDB
 import VaultCrypto
 
+/// The owner of the `cases` table: the row type and every statement that writes a case or looks one up for an
+/// action (listings read it in CaseListing.swift, purges select what is due in Retention.swift; the message
+/// counters move with the messages, in MessageStore).
+///
 /// A case row: metadata, and the state that decides who is sealed its keys (desk, routing, status, hold, assignee,
 /// current epoch, closed time, the sealed channel user), which is authenticated by `state_mac` (StateMAC).
 struct CaseRow: Sendable {
@@ -128,81 +132,110 @@ extension Vault {
             c.routingKey.map { Data($0) }, Data(stateMAC.tag(.caseState, c.macFields)), Data(c.id.bytes),
         ])
     }
-}
 
-/// A case epoch key whose vault signature has been checked.
-struct EpochKey: Sendable {
-    var caseID: ID
-    var epoch: Int
-    var publicKey: [UInt8]
-    var keyID: [UInt8] { Hashing.keyID(publicKey) }
-
-    static func signedMessage(deskID: ID, caseID: ID, epoch: Int, publicKey: [UInt8]) -> [UInt8] {
-        Canonical.encode([
-            Array("consultvault/case-epoch/v1".utf8), deskID.bytes, caseID.bytes, Canonical.u32(UInt32(epoch)),
-            publicKey,
-        ])
-    }
-}
-
-extension Vault {
-    /// Verified epoch `epoch` of a case.
-    /// - Throws: `VaultError.integrity` when the stored key is not the one the vault signed.
-    func epochKey(_ db: Database, case c: CaseRow, epoch: Int) throws -> EpochKey {
-        guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(
-                    sql: "SELECT key_id, public_key, signature FROM case_epochs WHERE case_id = ? AND epoch = ?"),
-                arguments: [Data(c.id.bytes), epoch])
-        else { throw VaultError.integrity("epoch \(epoch) of a case is missing") }
-        let pk = Array(row["public_key"] as Data)
-        let message = EpochKey.signedMessage(deskID: c.deskID, caseID: c.id, epoch: epoch, publicKey: pk)
-        guard Array(row["key_id"] as Data) == Hashing.keyID(pk),
-            verifyVaultSignature(Array(row["signature"] as Data), message)
-        else {
-            throw VaultError.integrity("a case epoch key does not carry the vault's signature; refusing to seal to it")
-        }
-        return EpochKey(caseID: c.id, epoch: epoch, publicKey: pk)
-    }
-
-    /// Creates epoch `epoch` of a case: a fresh key pair signed by the vault; returns the pair (caller seals it).
-    func createEpoch(_ db: Database, case c: CaseRow, epoch: Int) throws -> BoxKeyPair {
-        let pair = try BoxKeyPair.generate()
-        let signature = keys.signing.sign(
-            EpochKey.signedMessage(deskID: c.deskID, caseID: c.id, epoch: epoch, publicKey: pair.publicKey))
+    /// Inserts a new open case with its authenticated state; its epoch 0 is the caller's to create.
+    func insertCase(
+        _ db: Database, id: ID, desk: DeskState, routing: [UInt8], routingKey: [UInt8], sealedForOversight: [UInt8],
+        sealedForCase: [UInt8], now: Int64
+    ) throws {
+        let state = CaseRow.macFields(
+            id: id, deskID: desk.id, routingID: routing, routingKey: routingKey, status: "open", hold: false,
+            assigneeID: nil, currentEpoch: 0, openedAt: now, closedAt: nil,
+            channelUserDigest: CaseRow.digest(oversight: sealedForOversight, case: sealedForCase))
         try db.execute(
-            sql:
-                "INSERT INTO case_epochs (key_id, case_id, epoch, public_key, signature, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [Data(pair.keyID), Data(c.id.bytes), epoch, Data(pair.publicKey), Data(signature), now()])
-        return pair
+            sql: """
+                INSERT INTO cases (id, desk_id, routing_id, status, opened_at, last_message_at, channel_user_oversight,
+                    channel_user_case, routing_key, state_mac) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                Data(id.bytes), Data(desk.id.bytes), Data(routing), now, now, Data(sealedForOversight),
+                Data(sealedForCase), Data(routingKey), Data(stateMAC.tag(.caseState, state)),
+            ])
     }
 
-    /// Whether a user is a confirmed member of the desk: listed in the desk's verified manifest under their name and
-    /// role with their attested keys, and active. The `desk_members` rows are not consulted (a database writer could
-    /// forge them); only the signed manifest says who belongs.
-    func isConfirmedMember(_ db: Database, deskID: ID, userID: ID) throws -> Bool {
-        guard let user = try UserRecord.find(db, id: userID), user.state == "active" else { return false }
-        return try manifestMember(db, desk: desk(db, id: deskID), user: user) != nil
+    /// Sets a case's risk level (metadata outside the authenticated state).
+    func setRisk(_ db: Database, case caseID: ID, _ risk: String) throws {
+        try db.execute(sql: "UPDATE cases SET risk = ? WHERE id = ?", arguments: [risk, Data(caseID.bytes)])
     }
 
-    /// The manifest entry of an active user whose attested keys it lists, or nil.
-    func manifestMember(_ db: Database, desk: DeskState, user: UserRecord) throws -> DeskManifest.Member? {
-        guard user.state == "active", let m = desk.manifest.member(user.username), m.role == user.role,
-            let keys = try? verifiedKeys(user), keys.boxPublic == m.boxPublic, keys.signPublic == m.signPublic
-        else { return nil }
-        return m
-    }
-
-    /// Ids of the desks whose verified manifests list `user` (for listings).
-    func memberDeskIDs(_ db: Database, user: UnlockedUser) throws -> [ID] {
-        var out: [ID] = []
-        for raw in try Data.fetchAll(db, sql: "SELECT id FROM desks ORDER BY name") {
-            guard let id = ID(bytes: Array(raw)), let desk = try? desk(db, id: id),
-                let m = desk.manifest.member(user.username), m.role == user.role,
-                m.signPublic == user.keys.signPublic
-            else { continue }
-            out.append(id)
+    /// The open case of a routing id on a desk (a person has at most one), straight from the index.
+    func openCase(_ db: Database, deskID: ID, routing: [UInt8]) throws -> CaseRow? {
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT \(CaseRow.selection) FROM cases WHERE desk_id = ? AND routing_id = ? AND status = 'open'
+                LIMIT 1
+                """)
+        return try Row.fetchOne(statement, arguments: [Data(deskID.bytes), Data(routing)]).map {
+            try CaseRow(selected: $0, mac: stateMAC)
         }
-        return out
+    }
+
+    /// The open case under either routing id, else the latest closed at or after `closedSince`.
+    func latestCase(_ db: Database, deskID: ID, routing: [UInt8], or previous: [UInt8], closedSince: Int64) throws
+        -> CaseRow?
+    {
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT \(CaseRow.selection) FROM cases
+                WHERE desk_id = ? AND routing_id IN (?, ?) AND (status = 'open' OR closed_at >= ?)
+                ORDER BY status = 'open' DESC, opened_at DESC LIMIT 1
+                """)
+        return try Row.fetchOne(
+            statement, arguments: [Data(deskID.bytes), Data(routing), Data(previous), closedSince]
+        ).map { try CaseRow(selected: $0, mac: stateMAC) }
+    }
+
+    /// Every open case of a desk, authenticated.
+    func openCases(_ db: Database, deskID: ID) throws -> [CaseRow] {
+        try Row.fetchAll(
+            db, sql: "SELECT \(CaseRow.selection) FROM cases WHERE desk_id = ? AND status = 'open'",
+            arguments: [Data(deskID.bytes)]
+        ).map { try CaseRow(selected: $0, mac: stateMAC) }
+    }
+
+    /// Cases stored before pseudonym keys were tagged (no `routing_key`), authenticated.
+    func casesWithoutRoutingKey(_ db: Database) throws -> [CaseRow] {
+        try Row.fetchAll(db, sql: "SELECT \(CaseRow.selection) FROM cases WHERE routing_key IS NULL").map {
+            try CaseRow(selected: $0, mac: stateMAC)
+        }
+    }
+
+    /// The cases of a desk not yet routed under the pseudonym key with tag `tag`, with their channel user id
+    /// sealed to the desk's oversight key.
+    func casesNotUnder(_ db: Database, tag: [UInt8], deskID: ID) throws -> [(id: ID, sealedForOversight: [UInt8])] {
+        try Row.fetchAll(
+            db,
+            sql:
+                "SELECT id, channel_user_oversight FROM cases WHERE desk_id = ? AND (routing_key IS NULL OR routing_key != ?)",
+            arguments: [Data(deskID.bytes), Data(tag)]
+        ).compactMap { row in
+            ID(bytes: Array(row["id"] as Data)).map { ($0, Array(row["channel_user_oversight"] as Data)) }
+        }
+    }
+
+    /// Names of the desks that still have a case not routed under the pseudonym key with tag `tag`.
+    func desksWithCasesNotUnder(_ db: Database, tag: [UInt8]) throws -> [String] {
+        try String.fetchAll(
+            db,
+            sql: """
+                SELECT DISTINCT d.name FROM cases c JOIN desks d ON d.id = c.desk_id
+                WHERE c.routing_key IS NULL OR c.routing_key != ? ORDER BY d.name
+                """, arguments: [Data(tag)])
+    }
+
+    /// The channel user id of a case sealed to its epoch 0 (FORMAT.md §7).
+    func channelUserSealedForCase(_ db: Database, case caseID: ID) throws -> [UInt8]? {
+        try Data.fetchOne(db, sql: "SELECT channel_user_case FROM cases WHERE id = ?", arguments: [Data(caseID.bytes)])
+            .map { Array($0) }
+    }
+
+    /// Whether a case row exists (whatever its state says).
+    func caseExists(_ db: Database, id: ID) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM cases WHERE id = ?", arguments: [Data(id.bytes)]) == true
+    }
+
+    /// Deletes a case row (its children must have gone first: see `shredCase`).
+    static func deleteCaseRow(_ db: Database, id: ID) throws {
+        try db.execute(sql: "DELETE FROM cases WHERE id = ?", arguments: [Data(id.bytes)])
     }
 }
