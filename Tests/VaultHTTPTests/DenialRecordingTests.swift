@@ -50,6 +50,37 @@ import VaultTestSupport
         }
     }
 
+    @Test("listing cases as an auditor or admin, or access requests as a counselor, is refused and recorded as denied")
+    func listingDenials() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        try await makeApp(f).test(.router) { client in
+            let aud = try await unlockToken(client, f, "aud")
+            let adm = try await unlockToken(client, f, "adm")
+            let cou = try await unlockToken(client, f, "cou1")
+            let sup = try await unlockToken(client, f, "sup")
+            let refused: [(String, String, String, String)] = [
+                (aud, "aud", "/v1/cases", "case.list"), (adm, "adm", "/v1/cases", "case.list"),
+                (cou, "cou1", "/v1/access-requests", "access.list"),
+            ]
+            for (token, actor, path, action) in refused {
+                let before = try await Self.entries(f).count
+                let r = try await client.call(.get, path, token: token)
+                #expect(r.status == .forbidden, "\(actor) \(path)")
+                let added = try await Self.entries(f).dropFirst(before)
+                #expect(added.count == 1, "\(actor) \(path)")
+                #expect(added.first?.outcome == .denied, "\(actor) \(path)")
+                #expect(added.first?.actor == actor, "\(actor) \(path)")
+                #expect(added.first?.action == action, "\(actor) \(path)")
+            }
+            // The roles that may list still can, and their listings add no denial.
+            let before = try await Self.entries(f).count
+            #expect(try await client.call(.get, "/v1/cases", token: cou).status == .ok)
+            #expect(try await client.call(.get, "/v1/access-requests", token: sup).status == .ok)
+            #expect(try await Self.entries(f).dropFirst(before).allSatisfy { $0.outcome != .denied })
+        }
+    }
+
     @Test("a counselor calling a supervisor route gets 403 and a `denied` entry; the supervisor's call still works")
     func supervisorDenial() async throws {
         let f = try await Fixture.make()

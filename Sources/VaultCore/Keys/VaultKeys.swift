@@ -193,3 +193,10 @@ public struct VaultKeys: Sendable {
         return try SecretBytes(consuming: &raw)
     }
 }
+
+extension Vault {
+    /// Checks a signature by the vault's current or any earlier signing key (attestations, epochs, manifests).
+    func verifyVaultSignature(_ signature: [UInt8], _ message: [UInt8]) -> Bool {
+        keys.allSigningKeys.contains { verified.verify(signature: signature, message: message, publicKey: $0) }
+    }
+}

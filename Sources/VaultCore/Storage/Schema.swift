@@ -1,7 +1,9 @@
 import GRDB
 
 extension VaultDatabase {
-    /// Named, append-only migrations. schema/schema.sql is the golden snapshot of their result.
+    /// Named, append-only migrations, declared in the order of their names (an existing vault has applied all of
+    /// v1–v3 already, so the order only matters for a new one, and the three v2 steps and v3 touch different
+    /// tables: the result is the same). schema/schema.sql is the golden snapshot of their result.
     static var migrator: DatabaseMigrator { migrator(stateMAC: nil) }
 
     /// The migrator; `stateMAC` authenticates existing rows when v7 adds their MACs.
@@ -13,14 +15,14 @@ extension VaultDatabase {
         m.registerMigration("v2-workflow") { db in
             for statement in workflowSchema { try db.execute(sql: statement) }
         }
-        m.registerMigration("v3-retention") { db in
-            for statement in retentionSchema { try db.execute(sql: statement) }
-        }
         m.registerMigration("v2-audit") { db in
             for statement in auditSchema { try db.execute(sql: statement) }
         }
         m.registerMigration("v2-relay") { db in
             for statement in relaySchema { try db.execute(sql: statement) }
+        }
+        m.registerMigration("v3-retention") { db in
+            for statement in retentionSchema { try db.execute(sql: statement) }
         }
         m.registerMigration("v4-pseudonym-rotation") { db in
             // Which pseudonym key made a case's routing id (NULL: the vault's first key).

@@ -115,11 +115,6 @@ public final class Vault: Sendable {
         stateMAC.whenFailing { [weak self] record in self?.recordIntegrityFailure(record) }
     }
 
-    /// Checks a signature by the vault's current or any earlier signing key (attestations, epochs, manifests).
-    func verifyVaultSignature(_ signature: [UInt8], _ message: [UInt8]) -> Bool {
-        keys.allSigningKeys.contains { verified.verify(signature: signature, message: message, publicKey: $0) }
-    }
-
     /// True for demo and test vaults (weaker Argon2id than MODERATE): `serve` warns at every start.
     public var isDemoVault: Bool { kdfProfile != .moderate }
 
