@@ -255,7 +255,7 @@ CREATE TABLE users (
     kdf_ops INTEGER,
     kdf_mem INTEGER,
     created_at INTEGER NOT NULL,
-    enrolled_at INTEGER,
+    enrolled_at INTEGER, state_mac BLOB,
     CHECK (state = 'pending' OR (box_public IS NOT NULL AND sign_public IS NOT NULL AND attestation IS NOT NULL
         AND wrapped_keys IS NOT NULL AND kdf_salt IS NOT NULL))
 );

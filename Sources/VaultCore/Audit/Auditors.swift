@@ -70,7 +70,7 @@ extension Vault {
         let target = "user:\(username)"
         try await requireAuditor(auditor, "auditor.confirm", target, requestID: requestID)
         let outcome: Result<Void, VaultError> = try await database.transaction { db in
-            guard let user = try UserRecord.find(db, username: username) else {
+            guard let user = try self.findUser(db, username: username) else {
                 throw VaultError.notFound("no user \(username)")
             }
             guard user.role == .auditor else { throw VaultError.invalid("\(username) is not an auditor") }

@@ -71,7 +71,7 @@ extension Vault {
         try await withWorkedCase(caseID, user: user, requestID: requestID, action: "case.release") { db, c, desk in
             guard c.assigneeID != nil else { throw VaultError.conflict("the case is already in the queue") }
             try self.sealEveryEpoch(db, case: c, desk: desk, opener: user, to: desk.manifest.queuePublic)
-            if let previous = c.assigneeID, let prev = try UserRecord.find(db, id: previous), let pk = prev.boxPublic {
+            if let previous = c.assigneeID, let prev = try self.findUser(db, id: previous), let pk = prev.boxPublic {
                 try self.revokeCaseWraps(db, case: c.id, recipient: pk)
             }
             var released = c
@@ -149,7 +149,7 @@ extension Vault {
             for queueKeyID in try self.deskKeys(db, deskID: c.deskID).filter({ $0.value == .deskQueue }).keys {
                 try self.revokeCaseWraps(db, case: c.id, recipientKeyID: queueKeyID)
             }
-            if let previous = c.assigneeID, let prev = try UserRecord.find(db, id: previous), let pk = prev.boxPublic {
+            if let previous = c.assigneeID, let prev = try self.findUser(db, id: previous), let pk = prev.boxPublic {
                 try self.revokeCaseWraps(db, case: c.id, recipient: pk)
             }
             try self.assertEveryEpochWrapped(db, case: c.id)

@@ -193,7 +193,7 @@ extension Vault {
                 ])
             var result: Int64?
             if approve {
-                guard let requester = try UserRecord.find(db, id: requesterID), requester.state == "active",
+                guard let requester = try self.findUser(db, id: requesterID), requester.state == "active",
                     try self.isConfirmedMember(db, deskID: c.deskID, userID: requesterID)
                 else { throw VaultError.conflict("the requester is no longer a member of the desk") }
                 try self.grantEpochs(
@@ -261,7 +261,7 @@ extension Vault {
                     let userID = ID(bytes: Array(g["user_id"] as Data)),
                     let c = try self.findCase(db, id: caseID)
                 else { continue }
-                if c.assigneeID != userID, let user = try UserRecord.find(db, id: userID), let pk = user.boxPublic {
+                if c.assigneeID != userID, let user = try self.findUser(db, id: userID), let pk = user.boxPublic {
                     try self.revokeCaseWraps(db, case: caseID, recipient: pk)
                 }
                 let mac = self.stateMAC.tag(.grant, Self.grantFields(g, expired: true))

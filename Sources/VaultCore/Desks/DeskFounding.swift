@@ -50,7 +50,7 @@ extension Vault {
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM desks WHERE name = ?", arguments: [name]) == true {
                 throw VaultError.conflict("desk \(name) already exists")
             }
-            guard let sup = try UserRecord.find(db, username: supervisor), sup.role == .supervisor,
+            guard let sup = try self.findUser(db, username: supervisor), sup.role == .supervisor,
                 sup.state == "active"
             else {
                 throw VaultError.conflict("\(supervisor) is not an enrolled supervisor; add and enroll them first")

@@ -56,7 +56,7 @@ extension Vault {
     public func invite(desk name: String, username: String, caller: Caller) async throws {
         try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
-            guard let user = try UserRecord.find(db, username: username) else {
+            guard let user = try self.findUser(db, username: username) else {
                 throw VaultError.notFound("no user \(username)")
             }
             guard user.role == .counselor || user.role == .supervisor else {
@@ -91,7 +91,7 @@ extension Vault {
             {
                 return try self.refuse(db, caller, "member.confirm", target, e)
             }
-            guard let user = try UserRecord.find(db, username: username),
+            guard let user = try self.findUser(db, username: username),
                 let state = try String.fetchOne(
                     db, sql: "SELECT state FROM desk_members WHERE desk_id = ? AND user_id = ?",
                     arguments: [Data(desk.id.bytes), Data(user.id.bytes)])

@@ -82,7 +82,7 @@ extension Vault {
             guard version > 1 else { throw VaultError.integrity("desk manifest version 1 must be signed by the vault") }
             let previous = try verifyManifestChain(db, deskID: deskID, version: version - 1)
             guard let m = previous.member(signer), m.role == .supervisor,
-                let user = try UserRecord.find(db, username: signer)
+                let user = try self.findUser(db, username: signer)
             else { throw VaultError.integrity("desk manifest version \(version) is signed by a non-supervisor") }
             let keys = try verifiedKeys(user)
             guard keys.signPublic == m.signPublic else {

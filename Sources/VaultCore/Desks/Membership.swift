@@ -8,7 +8,7 @@ extension Vault {
     /// role with their attested keys, and active. The `desk_members` rows are not consulted (a database writer could
     /// forge them); only the signed manifest says who belongs.
     func isConfirmedMember(_ db: Database, deskID: ID, userID: ID) throws -> Bool {
-        guard let user = try UserRecord.find(db, id: userID), user.state == "active" else { return false }
+        guard let user = try self.findUser(db, id: userID), user.state == "active" else { return false }
         return try manifestMember(db, desk: desk(db, id: deskID), user: user) != nil
     }
 

@@ -48,7 +48,7 @@ extension Vault {
             sql: """
                 SELECT * FROM users WHERE role = 'auditor' AND state = 'active' AND id != ? AND box_public IS NOT NULL
                 """, arguments: [Data(removed.id.bytes)])
-        let holders = try rows.map { try verifiedKeys(UserRecord(row: $0)) }.filter { u in
+        let holders = try rows.compactMap { try authenticatedUser($0) }.map { try verifiedKeys($0) }.filter { u in
             try hasWrap(db, keyID: current, recipientKeyID: u.boxKeyID)
         }
         try storeAuditorsKey(db, recipients: holders)
@@ -57,11 +57,9 @@ extension Vault {
     /// Whether any active auditor holds a wrap of the newest auditors' key (false before the first enrollment).
     func auditorsKeyHasHolder(_ db: Database) throws -> Bool {
         guard let newest = try auditorsKeyIDs(db).first else { return false }
-        let auditors = try Data.fetchAll(
-            db,
-            sql: "SELECT box_public FROM users WHERE role = 'auditor' AND state = 'active' AND box_public IS NOT NULL")
-        return try auditors.contains { pk in
-            try hasWrap(db, keyID: newest, recipientKeyID: Hashing.keyID(Array(pk)))
-        }
+        let auditors = try Row.fetchAll(
+            db, sql: "SELECT * FROM users WHERE role = 'auditor' AND state = 'active' AND box_public IS NOT NULL"
+        ).compactMap { try authenticatedUser($0)?.boxPublic }
+        return try auditors.contains { pk in try hasWrap(db, keyID: newest, recipientKeyID: Hashing.keyID(pk)) }
     }
 }

@@ -23,7 +23,7 @@ extension Vault {
                     db, caller, "desk.recover", "desk:\(name) user:\(username)",
                     .forbidden("these shares do not recombine to the recovery key of \(name)"))
             }
-            guard let user = try UserRecord.find(db, username: username), user.role == .supervisor,
+            guard let user = try self.findUser(db, username: username), user.role == .supervisor,
                 user.state == "active"
             else { throw VaultError.conflict("\(username) is not an enrolled, active supervisor") }
             let target = try self.verifiedKeys(user)

@@ -48,7 +48,7 @@ extension Vault {
         var members: [DeskManifest.Member] = []
         var memberIDs: [String: ID] = [:]
         for m in desk.manifest.members {
-            guard let user = try UserRecord.find(db, username: m.username),
+            guard let user = try self.findUser(db, username: m.username),
                 try manifestMember(db, desk: desk, user: user) != nil,
                 try Bool.fetchOne(
                     db, sql: "SELECT 1 FROM desk_members WHERE desk_id = ? AND user_id = ? AND state = 'confirmed'",
@@ -117,7 +117,7 @@ extension Vault {
         next.currentEpoch = current + 1
         var recipient = desk.manifest.queuePublic
         if let a = c.assigneeID {
-            guard let user = try UserRecord.find(db, id: a), let m = try manifestMember(db, desk: desk, user: user)
+            guard let user = try self.findUser(db, id: a), let m = try manifestMember(db, desk: desk, user: user)
             else {
                 throw VaultError.integrity("a case's assignee is not listed in the desk's signed manifest; refused")
             }

@@ -49,7 +49,7 @@ extension Vault {
         case .counselor: allowed = actorIsMember && c.assigneeID == nil && assignee == user.username
         case .auditor, .admin: allowed = false
         }
-        guard allowed, let target = try UserRecord.find(db, username: assignee), target.state == "active",
+        guard allowed, let target = try self.findUser(db, username: assignee), target.state == "active",
             target.role == .counselor || target.role == .supervisor,
             let listed = try manifestMember(db, desk: desk, user: target)
         else {

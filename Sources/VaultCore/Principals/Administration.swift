@@ -93,7 +93,7 @@ extension Vault {
     public func removeMember(desk name: String, username: String, caller: Caller) async throws {
         try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
-            guard let user = try UserRecord.find(db, username: username) else {
+            guard let user = try self.findUser(db, username: username) else {
                 throw VaultError.notFound("no user \(username)")
             }
             try db.execute(
@@ -109,13 +109,13 @@ extension Vault {
     /// Disables a user: their sessions end at once, they leave every desk, and those desks' keys rotate.
     public func disableUser(username: String, caller: Caller) async throws {
         let userID: ID = try await database.transaction { db in
-            guard let user = try UserRecord.find(db, username: username) else {
+            guard let user = try self.findUser(db, username: username) else {
                 throw VaultError.notFound("no user \(username)")
             }
             guard user.state != "disabled" else { throw VaultError.conflict("\(username) is already disabled") }
-            try db.execute(
-                sql: "UPDATE users SET state = 'disabled', enroll_code_hash = NULL WHERE id = ?",
-                arguments: [Data(user.id.bytes)])
+            try self.updateAuthenticated(
+                db, .user, table: "users", key: ("id", Data(user.id.bytes)), fields: Self.userFields,
+                change: ["state": "disabled", "enroll_code_hash": nil])
             // Every desk whose signed manifest lists them rotates (not only those the membership rows name).
             var desks = Set(
                 try Data.fetchAll(

@@ -120,9 +120,8 @@ extension Vault {
     public func authenticateSession(_ token: String) async throws -> UnlockedUser? {
         guard let user = sessions.authenticate(token) else { return nil }
         if sessions.recentlySeenActive(user.id, now: now()) { return user }
-        let state = try await database.read { db in
-            try String.fetchOne(db, sql: "SELECT state FROM users WHERE id = ?", arguments: [Data(user.id.bytes)])
-        }
+        // A row that does not carry its MAC counts as not active (fail closed; the failure is recorded).
+        let state = try await database.read { db in (try? self.findUser(db, id: user.id))??.state }
         guard state == "active" else {
             sessions.end(userID: user.id)
             return nil

@@ -19,7 +19,7 @@ extension Vault {
     public func unlock(username: String, passphrase: String, address: String, requestID: String) async throws
         -> SessionGrant
     {
-        let user = try await database.read { db in try UserRecord.find(db, username: username) }
+        let user = try await database.read { db in try self.findUser(db, username: username) }
         let who = Self.loggedName(typed: username, exists: user != nil)
         let caller = Caller(actor: who.actor, role: "unknown", requestID: requestID)
         let unlocked = try await throttledAttempt(
@@ -84,7 +84,7 @@ extension Vault {
     public func changePassphrase(
         _ user: UnlockedUser, current: String, new: String, address: String = "local", requestID: String
     ) async throws {
-        guard let record = try await database.read({ db in try UserRecord.find(db, id: user.id) }) else {
+        guard let record = try await database.read({ db in try self.findUser(db, id: user.id) }) else {
             throw VaultError(.unauthenticated, "the account no longer exists")
         }
         let caller = user.caller(requestID: requestID)

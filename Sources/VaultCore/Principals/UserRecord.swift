@@ -41,12 +41,26 @@ struct UserRecord: Sendable {
         self.enrollCodeHash = (row["enroll_code_hash"] as Data?).map { Array($0) }
         self.enrollExpiresAt = row["enroll_expires_at"]
     }
+}
 
-    static func find(_ db: Database, username: String) throws -> UserRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM users WHERE username = ?", arguments: [username]).map(UserRecord.init)
+extension Vault {
+    /// Loads a user account and checks its MAC (StateMAC, `.user`).
+    /// - Throws: `VaultError.integrity` when the row was changed outside the vault.
+    func findUser(_ db: Database, username: String) throws -> UserRecord? {
+        try authenticatedUser(
+            Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM users WHERE username = ?"), arguments: [username]))
     }
 
-    static func find(_ db: Database, id: ID) throws -> UserRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [Data(id.bytes)]).map(UserRecord.init)
+    /// `findUser(_:username:)` by id.
+    func findUser(_ db: Database, id: ID) throws -> UserRecord? {
+        try authenticatedUser(
+            Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM users WHERE id = ?"), arguments: [Data(id.bytes)]))
+    }
+
+    /// Decodes a `users` row after checking its MAC.
+    func authenticatedUser(_ row: Row?) throws -> UserRecord? {
+        guard let row else { return nil }
+        try checkAuthenticated(.user, row, fields: Self.userFields)
+        return try UserRecord(row: row)
     }
 }

@@ -14,7 +14,7 @@ extension Vault {
         let expires = now() + settings.enrollmentCodeHours * 3_600_000
         let id = ID.v4()
         try await database.transaction { db in
-            if try UserRecord.find(db, username: username) != nil {
+            if try self.findUser(db, username: username) != nil {
                 throw VaultError.conflict("user \(username) already exists")
             }
             try db.execute(
@@ -25,6 +25,7 @@ extension Vault {
                 arguments: [
                     Data(id.bytes), username, role.rawValue, Data(EnrollmentCode.hash(code)), expires, self.now(),
                 ])
+            try self.authenticateNewRow(db, .user, table: "users", key: ("id", Data(id.bytes)))
             try self.record(db, caller, "user.add", "user:\(username)")
         }
         return (code, expires)
@@ -43,7 +44,7 @@ extension Vault {
         guard passphrase.count >= Self.minimumPassphraseLength, passphrase.utf8.count <= 1024 else {
             throw VaultError.invalid("choose a passphrase of at least \(Self.minimumPassphraseLength) characters")
         }
-        let found = try await database.read { db in try UserRecord.find(db, username: username) }
+        let found = try await database.read { db in try self.findUser(db, username: username) }
         let who = Self.loggedName(typed: username, exists: found != nil)
         let caller = Caller(actor: who.actor, role: "pending", requestID: requestID)
         let codeHash = EnrollmentCode.hash(code)
@@ -70,18 +71,16 @@ extension Vault {
         let attestation = keys.attest(with: self.keys.signing)
         try await database.transaction { db in
             // Re-check under the write lock: a code is single use.
-            guard let again = try UserRecord.find(db, id: user.id), again.state == "pending",
+            guard let again = try self.findUser(db, id: user.id), again.state == "pending",
                 again.enrollCodeHash == codeHash
             else { throw badCode }
-            try db.execute(
-                sql: """
-                    UPDATE users SET state = 'active', enroll_code_hash = NULL, enroll_expires_at = NULL,
-                        box_public = ?, sign_public = ?, attestation = ?, wrapped_keys = ?, kdf_salt = ?, kdf_ops = ?,
-                        kdf_mem = ?, enrolled_at = ? WHERE id = ?
-                    """,
-                arguments: [
-                    Data(box.publicKey), Data(signing.publicKey), Data(attestation), Data(wrapped), Data(salt),
-                    Int64(params.opsLimit), params.memLimit, self.now(), Data(user.id.bytes),
+            try self.updateAuthenticated(
+                db, .user, table: "users", key: ("id", Data(user.id.bytes)), fields: Self.userFields,
+                change: [
+                    "state": "active", "enroll_code_hash": nil, "enroll_expires_at": nil,
+                    "box_public": Data(box.publicKey), "sign_public": Data(signing.publicKey),
+                    "attestation": Data(attestation), "wrapped_keys": Data(wrapped), "kdf_salt": Data(salt),
+                    "kdf_ops": Int64(params.opsLimit), "kdf_mem": params.memLimit, "enrolled_at": self.now(),
                 ])
             // The first auditor (or the first after every holder left) makes a new generation of the auditors' key.
             if user.role == .auditor, try !self.auditorsKeyHasHolder(db) {
@@ -161,7 +160,7 @@ extension Vault {
 
     /// Unlocks a user for a CLI command run `--as` them (Argon2id inline).
     public func unlockForCLI(username: String, passphrase: String) async throws -> UnlockedUser {
-        guard let user = try await database.read({ db in try UserRecord.find(db, username: username) }) else {
+        guard let user = try await database.read({ db in try self.findUser(db, username: username) }) else {
             throw VaultError(.unauthenticated, "wrong username or passphrase")
         }
         return try await unlockKeys(user, passphrase: passphrase)
@@ -169,7 +168,7 @@ extension Vault {
 
     /// Attested public keys of an enrolled user (for fingerprints and tests).
     public func userKeys(username: String) async throws -> UserKeys {
-        guard let user = try await database.read({ db in try UserRecord.find(db, username: username) }) else {
+        guard let user = try await database.read({ db in try self.findUser(db, username: username) }) else {
             throw VaultError.notFound("no user \(username)")
         }
         return try verifiedKeys(user)

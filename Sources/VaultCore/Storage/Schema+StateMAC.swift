@@ -38,6 +38,21 @@ extension VaultDatabase {
         try backfillStateMACs(db, mac)
     }
 
+    /// v8: a `state_mac` on user accounts (identity, role, state, enrollment code), filled for existing rows.
+    static func userMACSchema(_ db: Database, stateMAC: StateMAC?) throws {
+        try db.execute(sql: "ALTER TABLE users ADD COLUMN state_mac BLOB")
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM users")
+        guard !rows.isEmpty else { return }
+        guard let mac = stateMAC else {
+            throw VaultError.integrity("the v8 migration needs the vault's keys to authenticate existing rows")
+        }
+        for row in rows {
+            try db.execute(
+                sql: "UPDATE users SET state_mac = ? WHERE id = ?",
+                arguments: [Data(mac.tag(.user, Vault.userFields(row))), row["id"] as Data])
+        }
+    }
+
     /// Computes the MAC of every existing row once, when the migration runs (it never runs again: a second run
     /// would fail on the existing columns, and the schema check refuses a database whose schema differs).
     private static func backfillStateMACs(_ db: Database, _ mac: StateMAC) throws {

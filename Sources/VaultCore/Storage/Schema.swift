@@ -42,6 +42,7 @@ extension VaultDatabase {
             for statement in unreadCounterSchema { try db.execute(sql: statement) }
         }
         m.registerMigration("v7-state-macs") { db in try stateMACSchema(db, stateMAC: stateMAC) }
+        m.registerMigration("v8-user-macs") { db in try userMACSchema(db, stateMAC: stateMAC) }
         return m
     }
 

@@ -18,6 +18,7 @@ final class StateMAC: Sendable {
         case desk = "consultvault/state/desk/v1"
         case review = "consultvault/state/review/v1"
         case relayToken = "consultvault/state/relay-token/v1"
+        case user = "consultvault/state/user/v1"
     }
 
     private let key: SecretBytes
@@ -68,6 +69,7 @@ extension StateMAC.Record {
         case .desk: "desk setting"
         case .review: "review"
         case .relayToken: "relay token"
+        case .user: "user account"
         }
     }
 }
@@ -133,6 +135,17 @@ extension Vault {
         ]
     }
 
+    /// A user account's identity, role and lifecycle (pending with an enrollment code, active, disabled), so a
+    /// database writer can neither re-enable an account, reset one to `pending` with a code of their choosing, nor
+    /// add one. (Its public keys carry the vault's attestation instead.)
+    static func userFields(_ row: Row) -> [[UInt8]] {
+        [
+            Array(row["id"] as Data), StateField.text(row["username"]), StateField.text(row["role"]),
+            StateField.text(row["state"]), (row["enroll_code_hash"] as Data?).map { Array($0) } ?? [],
+            StateField.int(row["enroll_expires_at"] as Int64?),
+        ]
+    }
+
     static func reviewFields(_ row: Row) -> [[UInt8]] {
         [
             StateField.int(row["breakglass_seq"] as Int64), StateField.int(row["review_seq"] as Int64),
@@ -188,6 +201,7 @@ extension Vault {
         case .grant: fields = Self.grantFields(row)
         case .caseState: fields = try CaseRow(row: row).macFields
         case .relayToken: fields = try Self.relayTokenFields(db, row)
+        case .user: fields = Self.userFields(row)
         }
         try db.execute(
             sql: "UPDATE \(table) SET state_mac = ? WHERE \(key.column) = ?",
