@@ -96,6 +96,11 @@ struct VaultJanitor: Service {
                 await tick(purge: ticks % 120 == 0)  // retention purge hourly
             }
         }
+        do {
+            try await vault.recordThrottleSummaries(closingAll: true)
+        } catch {
+            logger.warning("recording throttle summaries at shutdown failed")
+        }
         vault.sessions.endAll()
         logger.info("sessions ended; unlocked keys wiped")
     }

@@ -117,6 +117,26 @@ import VaultTestSupport
         #expect(try await Self.entryCount(f) - before == added + 1)
     }
 
+    @Test("at shutdown the throttle windows still open are summed up in the log, not lost")
+    func openWindowsAreRecordedAtShutdown() async throws {
+        let clock = ManualClock()
+        let f = try await Fixture.make(clock: clock.clock)
+        defer { f.remove() }
+        for i in 0..<20 {
+            _ = try? await f.vault.unlock(
+                username: "cou4", passphrase: "wrong \(i)", address: "203.0.113.7", requestID: "stop")
+        }
+        let before = try await Self.entryCount(f)
+        try await f.vault.recordThrottleSummaries()
+        #expect(try await Self.entryCount(f) == before, "the window is still open: nothing summed up yet")
+        try await f.vault.recordThrottleSummaries(closingAll: true)
+        let summary = try await f.vault.database.read { db in
+            try String.fetchOne(db, sql: "SELECT target FROM access_log ORDER BY seq DESC LIMIT 1")
+        }
+        #expect(summary?.hasPrefix("user:cou4 throttled:") == true)
+        #expect(try await Self.entryCount(f) == before + 1)
+    }
+
     @Test("a passphrase typed as an unknown username leaves no trace in any file; known usernames are logged")
     func unknownUsernameNotStored() async throws {
         let f = try await Fixture.make()

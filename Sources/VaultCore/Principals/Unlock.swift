@@ -153,10 +153,11 @@ extension Vault {
     }
 
     /// Writes one entry per throttle window that closed with refusals that were counted, not recorded
-    /// (target: the first refusal's, plus ` throttled:N`). `serve` calls it every 30 s.
+    /// (target: the first refusal's, plus ` throttled:N`). `serve` calls it every 30 s, and with `closingAll` at
+    /// shutdown, so the windows still open are summed up too rather than lost.
     /// - Throws: storage errors (the summaries are then lost; the metric still counts them).
-    public func recordThrottleSummaries() async throws {
-        let summaries = throttle.takeSummaries(now: now())
+    public func recordThrottleSummaries(closingAll: Bool = false) async throws {
+        let summaries = throttle.takeSummaries(now: now(), closingAll: closingAll)
         guard !summaries.isEmpty else { return }
         try await database.transaction { db in
             for s in summaries {

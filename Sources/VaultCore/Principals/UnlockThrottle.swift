@@ -143,10 +143,12 @@ final class UnlockThrottle: Sendable {
     }
 
     /// Summaries of windows that have closed by `now` (each returned once).
-    func takeSummaries(now: Int64) -> [Summary] {
+    func takeSummaries(now: Int64, closingAll: Bool = false) -> [Summary] {
         state.withLock { s in
             for (key, r) in s.records {
-                guard let start = r.windowStart, now - start >= policy.summaryWindowMillis else { continue }
+                guard let start = r.windowStart, closingAll || now - start >= policy.summaryWindowMillis else {
+                    continue
+                }
                 close(&s, key: key)
             }
             defer { s.closed.removeAll() }
