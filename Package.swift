@@ -38,7 +38,6 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
         .target(
@@ -66,6 +65,7 @@ let package = Package(
                 .product(name: "ConsoleKitTerminal", package: "console-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
@@ -91,6 +91,18 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
+        ),
+        // The CLI's own code (report rendering, serve's configuration), through `@testable import consultvault`.
+        .testTarget(
+            name: "ConsultVaultCLITests",
+            dependencies: [
+                "consultvault",
+                "VaultCore",
+                "VaultCrypto",
+                "VaultTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            exclude: ["Vectors"]
         ),
     ]
 )
