@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import Foundation
 import Hummingbird
 import Logging
@@ -10,7 +11,12 @@ import VaultHTTP
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the HTTP service. Refuses key files readable by group or others.")
+        abstract: "Run the HTTP service. Refuses key files readable by group or others.",
+        discussion: """
+            Each setting comes from its flag, else the environment variable CONSULTVAULT_<KEY> (the file's key in \
+            upper case, e.g. CONSULTVAULT_MAX_BODY_BYTES; trusted proxies comma-separated), else the --config file, \
+            else the default. LOG_LEVEL still works, under the file's log_level.
+            """)
 
     @OptionGroup var options: DataOptions
 
@@ -22,7 +28,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help:
-            "JSON config file: listen, unix, max_body_bytes, max_content_bytes, log_level, session_idle_seconds, session_lifetime_seconds, grant_seconds, trusted_proxies; flags win."
+            "JSON config file: listen, unix, max_body_bytes, max_content_bytes, log_level, session_idle_seconds, session_lifetime_seconds, grant_seconds, checkpoint_every, checkpoint_seconds, trusted_proxies; flags and CONSULTVAULT_<KEY> variables win."
     )
     var config: String?
 
@@ -54,18 +60,20 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Sign an audit checkpoint every T seconds when entries were added (default 60).")
     var checkpointSeconds: Int?
 
-    struct FileConfig: Decodable {
-        var sessionIdleSeconds: Int64?
-        var sessionLifetimeSeconds: Int64?
-        var grantSeconds: Int64?
-        var listen: String?
-        var unix: String?
-        var maxBodyBytes: Int?
-        var maxContentBytes: Int?
-        var logLevel: String?
-        var checkpointEvery: Int?
-        var checkpointSeconds: Int?
-        var trustedProxies: [String]?
+    /// The flags given, as the highest layer of `ServeSettings`.
+    var flags: [ServeKey: ConfigContent] {
+        var flags: [ServeKey: ConfigContent] = [:]
+        flags[.listen] = listen.map { .string($0) }
+        flags[.unix] = unix.map { .string($0) }
+        flags[.trustedProxies] = trustedProxy.isEmpty ? nil : .stringArray(trustedProxy)
+        flags[.maxBodyBytes] = maxBodyBytes.map { .int($0) }
+        flags[.maxContentBytes] = maxContentBytes.map { .int($0) }
+        flags[.sessionIdleSeconds] = sessionIdleSeconds.map { .int(Int($0)) }
+        flags[.sessionLifetimeSeconds] = sessionLifetimeSeconds.map { .int(Int($0)) }
+        flags[.grantSeconds] = grantSeconds.map { .int(Int($0)) }
+        flags[.checkpointEvery] = checkpointEvery.map { .int($0) }
+        flags[.checkpointSeconds] = checkpointSeconds.map { .int($0) }
+        return flags
     }
 
     func run() async throws {
@@ -74,56 +82,19 @@ struct Serve: AsyncParsableCommand {
             // StreamLogHandler's line format with less work per line (see LineLogHandler).
             let output = LineLogHandler.Output(descriptor: STDERR_FILENO)
             LoggingSystem.bootstrap { LineLogHandler(label: $0, output: output) }
-            var file = FileConfig()
-            if let config {
-                guard let data = FileManager.default.contents(atPath: config) else {
-                    throw VaultError(.notFound, "cannot read --config \(config)")
-                }
-                do {
-                    let decoder = JSONDecoder()
-                    decoder.keyDecodingStrategy = .convertFromSnakeCase
-                    file = try decoder.decode(FileConfig.self, from: data)
-                } catch {
-                    throw VaultError(.invalidRequest, "--config \(config) is not a valid JSON config: \(error)")
-                }
-            }
-            var serve = ServeConfiguration()
-            if let l = listen ?? file.listen { try serve.setListen(l) }
-            serve.unixPath = unix ?? file.unix
-            try serve.setTrustedProxies(trustedProxy.isEmpty ? file.trustedProxies ?? [] : trustedProxy)
-            if let b = maxBodyBytes ?? file.maxBodyBytes {
-                guard b >= 1024 else { throw VaultError(.invalidRequest, "--max-body-bytes must be at least 1024") }
-                serve.maxBodyBytes = b
-            }
-            if let c = maxContentBytes ?? file.maxContentBytes { serve.maxContentBytes = c }
+            let loaded = try await ServeSettings.load(
+                flags: flags, environment: ProcessInfo.processInfo.environment,
+                file: try config.map { try ServeConfigFile.read(path: $0) })
             var logger = Logger(label: "consultvault")
-            logger.logLevel =
-                (file.logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"]).flatMap {
-                    Logger.Level(rawValue: $0)
-                } ?? .info
-            var settings = VaultSettings()
-            if let v = sessionIdleSeconds ?? file.sessionIdleSeconds { settings.sessionIdleSeconds = v }
-            if let v = sessionLifetimeSeconds ?? file.sessionLifetimeSeconds { settings.sessionLifetimeSeconds = v }
-            if let v = grantSeconds ?? file.grantSeconds { settings.grantSeconds = v }
-            guard settings.sessionIdleSeconds >= 60, settings.sessionLifetimeSeconds >= settings.sessionIdleSeconds,
-                settings.grantSeconds >= 60
-            else {
-                throw VaultError(.invalidRequest, "session and grant durations must be at least 60 s (lifetime ≥ idle)")
-            }
-            if let n = checkpointEvery ?? file.checkpointEvery {
-                guard n >= 0 else { throw VaultError(.invalidRequest, "--checkpoint-every must be 0 or more") }
-                settings.checkpointEvery = n
-            }
-            if let t = checkpointSeconds ?? file.checkpointSeconds {
-                guard t >= 1 else { throw VaultError(.invalidRequest, "--checkpoint-seconds must be at least 1") }
-                settings.checkpointSeconds = Int64(t)
-            }
-            let vault = try Vault.open(at: options.directory, settings: settings, logger: logger)
+            logger.logLevel = loaded.logLevel
+            for warning in loaded.warnings { logger.warning("\(warning)") }
+            let vault = try Vault.open(at: options.directory, settings: loaded.vault, logger: logger)
             if vault.isDemoVault {
                 logger.warning(
                     "this is a demo/test vault (Argon2id profile \(vault.kdfProfile.rawValue)): not for real consultations"
                 )
             }
+            let serve = loaded.serve
             let location = serve.unixPath ?? "\(serve.host):\(serve.port)"
             logger.info("serving vault \(vault.keys.vaultID) on \(location)")
             let registry = PrometheusCollectorRegistry()

@@ -3,11 +3,17 @@ import GRDB
 
 /// What `audit report` shows for a period: log entries per actor per day, break-glass events with their
 /// decrypted reasons and review state, denied attempts and unlock failures, and the verification result.
+/// Data only: the CLI renders it (consultvault's `AuditReport+HTML.swift`).
 public struct AuditReport: Sendable {
     public struct ActorRow: Sendable, Equatable {
         public let actor: String
         public let counts: [Int]
         public var total: Int { counts.reduce(0, +) }
+
+        public init(actor: String, counts: [Int]) {
+            self.actor = actor
+            self.counts = counts
+        }
     }
 
     public let vaultID: String

@@ -1,3 +1,5 @@
+import VaultCore
+
 extension AuditReport {
     /// The report page. Only `{{…}}` (escaped) tags: no value can inject markup.
     static let template = """

@@ -1,5 +1,6 @@
 import Foundation
 import Mustache
+import VaultCore
 
 extension AuditReport {
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -8,8 +9,9 @@ extension AuditReport {
 
     /// The report as one self-contained HTML page (inline CSS and SVG, no external assets). Every value is
     /// HTML-escaped by the Mustache template (`{{…}}`); the template uses no unescaped tags.
+    /// Presentation lives here, in the CLI; VaultCore only gathers the report's data.
     /// - Throws: a Mustache parse error (a bug: the template is a constant).
-    public func html() throws -> String {
+    func html() throws -> String {
         try MustacheTemplate(string: Self.template).render(context)
     }
 

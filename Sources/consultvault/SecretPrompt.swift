@@ -5,9 +5,10 @@
 #endif
 
 /// Reads a secret from the terminal without echo (termios), for passphrases and codes typed by a person.
-public enum SecretPrompt {
+/// Terminal I/O, so it lives in the CLI (`Secrets.read` tries the environment variable first).
+enum SecretPrompt {
     /// Prompts on stderr and reads one line from stdin with echo off; nil at end of input.
-    public static func read(_ prompt: String) -> String? {
+    static func read(_ prompt: String) -> String? {
         FileHandleWriter.stderr(prompt)
         var old = termios()
         let isTTY = isatty(STDIN_FILENO) == 1 && tcgetattr(STDIN_FILENO, &old) == 0
