@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import VaultCore
+import VaultCrypto
 
 /// Relay routes: the vault's only writer, which can never read anything back.
 struct RelayController {
@@ -211,7 +212,7 @@ struct RelayController {
             throw APIError.invalid("the sealed form needs `case_id` (a UUID from /v1/intake/route)")
         }
         guard let messageID = ID(sealed.messageId) else { throw APIError.invalid("`sealed.message_id` must be a UUID") }
-        guard sealed.keyId.count == 32, let keyID = Self.hex(sealed.keyId) else {
+        guard sealed.keyId.count == 32, let keyID = Hex.decode(sealed.keyId) else {
             throw APIError.invalid("`sealed.key_id` must be 32 lowercase hex digits")
         }
         guard let sentAt = Timestamp.parse(sealed.sentAt) else {
@@ -257,24 +258,6 @@ struct RelayController {
             RouteResponse(
                 caseId: r.caseID.description, keyId: r.keyID.hex,
                 publicKey: Data(r.publicKey).base64EncodedString()))
-    }
-
-    static func hex(_ s: String) -> [UInt8]? {
-        let c = Array(s.utf8)
-        guard c.count % 2 == 0 else { return nil }
-        func nibble(_ b: UInt8) -> UInt8? {
-            switch b {
-            case 48...57: return b - 48
-            case 97...102: return b - 87
-            default: return nil
-            }
-        }
-        var out: [UInt8] = []
-        for i in stride(from: 0, to: c.count, by: 2) {
-            guard let h = nibble(c[i]), let l = nibble(c[i + 1]) else { return nil }
-            out.append(h << 4 | l)
-        }
-        return out
     }
 
     static func check(_ value: String, _ name: String, max: Int) throws {
