@@ -103,9 +103,7 @@ struct RelayController {
     /// `PUT /v1/messages/{id}/content`: the media bytes, streamed into secretstream chunks as they arrive.
     @Sendable func putContent(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let relay = try await auth.relay(request)
-        guard let raw = context.parameters.get("id"), let id = ID(raw) else {
-            throw APIError.invalid("the message id in the path must be a UUID")
-        }
+        let id = try context.parameters.requireID("id", "message id")
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxContentBytes {
             throw APIError(
                 .contentTooLarge, "payload_too_large", "the content exceeds the limit of \(maxContentBytes) bytes")
@@ -143,9 +141,7 @@ struct RelayController {
     /// `POST /v1/relay/outbox/{id}/ack`: delivered or failed, from the lease holder only.
     @Sendable func ack(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let relay = try await auth.relay(request)
-        guard let raw = context.parameters.get("id"), let id = ID(raw) else {
-            throw APIError.invalid("the outbox item id in the path must be a UUID")
-        }
+        let id = try context.parameters.requireID("id", "outbox item id")
         let body = try await JSONBody.decode(AckRequest.self, from: request, limit: maxBodyBytes)
         guard body.status == "delivered" || body.status == "failed" else {
             throw APIError.invalid("`status` must be delivered or failed")
