@@ -141,6 +141,18 @@ struct CaseController {
             messageCount: s.messageCount, unread: s.unread)
     }
 
+    /// The chunks of a transcript page rendered by `renderMessages`, in parallel (one child task per chunk), in order.
+    static func renderChunks(_ page: TranscriptPage) async -> [[UInt8]] {
+        await withTaskGroup(of: (Int, [UInt8]).self) { group in
+            for (i, chunk) in page.chunks.enumerated() {
+                group.addTask { (i, renderMessages(chunk)) }
+            }
+            var rendered = [[UInt8]](repeating: [], count: page.chunks.count)
+            for await (i, bytes) in group { rendered[i] = bytes }
+            return rendered
+        }
+    }
+
     /// The page `{"case_id":…,"messages":[…]}` from chunks already rendered by `renderMessages` (in parallel).
     static func transcriptResponse(caseID: ID, renderedChunks: [[UInt8]]) -> Response {
         var head = JSONWriter(capacity: 64)
@@ -277,10 +289,10 @@ struct CaseController {
             guard r.utf8.count <= 1000 else { throw APIError.invalid("X-Access-Reason is longer than 1000 bytes") }
             reason = r
         }
-        let chunks = try await vault.transcript(
+        let page = try await vault.transcriptPage(
             caseID: id, afterSeq: after, limit: limit, includeRetracted: includeRetracted, reason: reason, as: user,
-            requestID: context.requestID, render: Self.renderMessages)
+            requestID: context.requestID)
         VaultMetrics.read()
-        return Self.transcriptResponse(caseID: id, renderedChunks: chunks)
+        return Self.transcriptResponse(caseID: id, renderedChunks: await Self.renderChunks(page))
     }
 }
