@@ -36,16 +36,9 @@ struct AccessController {
         ])
     }
 
-    static func requestID(_ context: VaultRequestContext) throws -> ID {
-        guard let raw = context.parameters.get("id"), let id = ID(raw) else {
-            throw APIError.invalid("the request id in the path must be a UUID")
-        }
-        return id
-    }
-
     @Sendable func approve(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
-        let id = try Self.requestID(context)
+        let id = try context.parameters.requireID("id", "request id")
         let expires = try await vault.decideAccessRequest(
             id, approve: true, as: user, auditRequestID: context.requestID)
         return try JSONBody.response([
@@ -55,7 +48,7 @@ struct AccessController {
 
     @Sendable func decline(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
-        let id = try Self.requestID(context)
+        let id = try context.parameters.requireID("id", "request id")
         try await vault.decideAccessRequest(id, approve: false, as: user, auditRequestID: context.requestID)
         return try JSONBody.response(["id": id.description, "state": "declined"])
     }

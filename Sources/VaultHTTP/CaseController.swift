@@ -75,7 +75,7 @@ struct CaseController {
 
     @Sendable func patch(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
-        let id = try Self.caseID(context)
+        let id = try context.parameters.requireID("id", "case id")
         let body = try await JSONBody.decode(PatchRequest.self, from: request, limit: maxBodyBytes)
         try await vault.updateCase(
             id, CaseUpdate(status: body.status, risk: body.risk, hold: body.hold), as: user,
@@ -85,7 +85,7 @@ struct CaseController {
 
     @Sendable func release(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
-        let id = try Self.caseID(context)
+        let id = try context.parameters.requireID("id", "case id")
         try await vault.release(id, as: user, requestID: context.requestID)
         return try await caseResponse(id, user: user)
     }
@@ -101,7 +101,7 @@ struct CaseController {
 
     @Sendable func note(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
-        let id = try Self.caseID(context)
+        let id = try context.parameters.requireID("id", "case id")
         let body = try await JSONBody.decode(TextRequest.self, from: request, limit: maxBodyBytes)
         let noteID = try await vault.addNote(id, text: body.text, as: user, requestID: context.requestID)
         return try JSONBody.response(["id": noteID.description], status: .created)
@@ -109,7 +109,7 @@ struct CaseController {
 
     @Sendable func reply(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
-        let id = try Self.caseID(context)
+        let id = try context.parameters.requireID("id", "case id")
         let body = try await JSONBody.decode(TextRequest.self, from: request, limit: maxBodyBytes)
         guard body.text.utf8.count <= 5000 else {
             throw APIError.invalid("`text` is longer than LINE's 5,000-character message limit")
@@ -120,7 +120,7 @@ struct CaseController {
 
     @Sendable func requestAccess(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
-        let id = try Self.caseID(context)
+        let id = try context.parameters.requireID("id", "case id")
         let body = try await JSONBody.decode(ReasonRequest.self, from: request, limit: maxBodyBytes)
         let requestID = try await vault.requestAccess(id, reason: body.reason, as: user, requestID: context.requestID)
         return try JSONBody.response(["id": requestID.description], status: .created)
@@ -128,7 +128,7 @@ struct CaseController {
 
     @Sendable func breakGlass(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
-        let id = try Self.caseID(context)
+        let id = try context.parameters.requireID("id", "case id")
         let body = try await JSONBody.decode(ReasonRequest.self, from: request, limit: maxBodyBytes)
         let expires = try await vault.breakGlass(id, reason: body.reason, as: user, requestID: context.requestID)
         return try JSONBody.response(["expires_at": Timestamp.format(expires)], status: .created)
@@ -139,6 +139,18 @@ struct CaseController {
             id: s.id.description, desk: s.desk, status: s.status, risk: s.risk, assignee: s.assignee, flags: s.flags,
             openedAt: Timestamp.format(s.openedAt), lastMessageAt: Timestamp.format(s.lastMessageAt),
             messageCount: s.messageCount, unread: s.unread)
+    }
+
+    /// The chunks of a transcript page rendered by `renderMessages`, in parallel (one child task per chunk), in order.
+    static func renderChunks(_ page: TranscriptPage) async -> [[UInt8]] {
+        await withTaskGroup(of: (Int, [UInt8]).self) { group in
+            for (i, chunk) in page.chunks.enumerated() {
+                group.addTask { (i, renderMessages(chunk)) }
+            }
+            var rendered = [[UInt8]](repeating: [], count: page.chunks.count)
+            for await (i, bytes) in group { rendered[i] = bytes }
+            return rendered
+        }
     }
 
     /// The page `{"case_id":…,"messages":[…]}` from chunks already rendered by `renderMessages` (in parallel).
@@ -208,13 +220,6 @@ struct CaseController {
         return w.bytes
     }
 
-    static func caseID(_ context: VaultRequestContext) throws -> ID {
-        guard let raw = context.parameters.get("id"), let id = ID(raw) else {
-            throw APIError.invalid("the case id in the path must be a UUID")
-        }
-        return id
-    }
-
     @Sendable func list(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
         let q = Query(request: request)
@@ -242,7 +247,7 @@ struct CaseController {
 
     @Sendable func assign(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
-        let id = try Self.caseID(context)
+        let id = try context.parameters.requireID("id", "case id")
         let body = try await JSONBody.decode(AssignRequest.self, from: request, limit: maxBodyBytes)
         try RelayController.check(body.assignee, "assignee", max: 64)
         try await vault.assign(
@@ -253,10 +258,8 @@ struct CaseController {
     /// `GET /v1/cases/{id}/messages/{mid}/content`: the media bytes, decrypted chunk by chunk as they are sent.
     @Sendable func content(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
-        let id = try Self.caseID(context)
-        guard let raw = context.parameters.get("mid"), let mid = ID(raw) else {
-            throw APIError.invalid("the message id in the path must be a UUID")
-        }
+        let id = try context.parameters.requireID("id", "case id")
+        let mid = try context.parameters.requireID("mid", "message id")
         let reader = try await vault.openContent(caseID: id, messageID: mid, as: user, requestID: context.requestID)
         return Response(
             status: .ok,
@@ -271,7 +274,7 @@ struct CaseController {
 
     @Sendable func messages(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let user = try await auth.staff(request)
-        let id = try Self.caseID(context)
+        let id = try context.parameters.requireID("id", "case id")
         let q = Query(request: request)
         let after = try q.int("after_seq", range: 0...Int(Int32.max)) ?? 0
         let limit = try q.int("limit", range: 1...1000) ?? 100
@@ -286,10 +289,10 @@ struct CaseController {
             guard r.utf8.count <= 1000 else { throw APIError.invalid("X-Access-Reason is longer than 1000 bytes") }
             reason = r
         }
-        let chunks = try await vault.transcript(
+        let page = try await vault.transcriptPage(
             caseID: id, afterSeq: after, limit: limit, includeRetracted: includeRetracted, reason: reason, as: user,
-            requestID: context.requestID, render: Self.renderMessages)
+            requestID: context.requestID)
         VaultMetrics.read()
-        return Self.transcriptResponse(caseID: id, renderedChunks: chunks)
+        return Self.transcriptResponse(caseID: id, renderedChunks: await Self.renderChunks(page))
     }
 }

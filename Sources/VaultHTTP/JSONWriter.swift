@@ -11,7 +11,7 @@ struct JSONWriter {
         s.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    mutating func string(_ s: String) { JSONString.append(s, to: &bytes) }
+    mutating func string(_ s: String) { JSONString.append(s, to: &bytes, shortEscapes: .newlineReturnTab) }
 
     mutating func string(_ s: String?) {
         if let s { string(s) } else { raw("null") }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import VaultCore
+import VaultCrypto
 
 /// Relay routes: the vault's only writer, which can never read anything back.
 struct RelayController {
@@ -102,9 +103,7 @@ struct RelayController {
     /// `PUT /v1/messages/{id}/content`: the media bytes, streamed into secretstream chunks as they arrive.
     @Sendable func putContent(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let relay = try await auth.relay(request)
-        guard let raw = context.parameters.get("id"), let id = ID(raw) else {
-            throw APIError.invalid("the message id in the path must be a UUID")
-        }
+        let id = try context.parameters.requireID("id", "message id")
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxContentBytes {
             throw APIError(
                 .contentTooLarge, "payload_too_large", "the content exceeds the limit of \(maxContentBytes) bytes")
@@ -142,9 +141,7 @@ struct RelayController {
     /// `POST /v1/relay/outbox/{id}/ack`: delivered or failed, from the lease holder only.
     @Sendable func ack(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let relay = try await auth.relay(request)
-        guard let raw = context.parameters.get("id"), let id = ID(raw) else {
-            throw APIError.invalid("the outbox item id in the path must be a UUID")
-        }
+        let id = try context.parameters.requireID("id", "outbox item id")
         let body = try await JSONBody.decode(AckRequest.self, from: request, limit: maxBodyBytes)
         guard body.status == "delivered" || body.status == "failed" else {
             throw APIError.invalid("`status` must be delivered or failed")
@@ -211,7 +208,7 @@ struct RelayController {
             throw APIError.invalid("the sealed form needs `case_id` (a UUID from /v1/intake/route)")
         }
         guard let messageID = ID(sealed.messageId) else { throw APIError.invalid("`sealed.message_id` must be a UUID") }
-        guard sealed.keyId.count == 32, let keyID = Self.hex(sealed.keyId) else {
+        guard sealed.keyId.count == 32, let keyID = Hex.decode(sealed.keyId) else {
             throw APIError.invalid("`sealed.key_id` must be 32 lowercase hex digits")
         }
         guard let sentAt = Timestamp.parse(sealed.sentAt) else {
@@ -257,24 +254,6 @@ struct RelayController {
             RouteResponse(
                 caseId: r.caseID.description, keyId: r.keyID.hex,
                 publicKey: Data(r.publicKey).base64EncodedString()))
-    }
-
-    static func hex(_ s: String) -> [UInt8]? {
-        let c = Array(s.utf8)
-        guard c.count % 2 == 0 else { return nil }
-        func nibble(_ b: UInt8) -> UInt8? {
-            switch b {
-            case 48...57: return b - 48
-            case 97...102: return b - 87
-            default: return nil
-            }
-        }
-        var out: [UInt8] = []
-        for i in stride(from: 0, to: c.count, by: 2) {
-            guard let h = nibble(c[i]), let l = nibble(c[i + 1]) else { return nil }
-            out.append(h << 4 | l)
-        }
-        return out
     }
 
     static func check(_ value: String, _ name: String, max: Int) throws {

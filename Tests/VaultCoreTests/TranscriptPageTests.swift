@@ -5,7 +5,7 @@ import VaultTestSupport
 
 @testable import VaultCore
 
-/// A page is opened in parallel chunks and rendered per chunk; these check that what comes back is complete, in
+/// A page is opened in parallel chunks (which HTTP renders per chunk); these check that what comes back is complete, in
 /// order, and fails whole when any row was altered.
 @Suite struct TranscriptPageTests {
     static let texts: [String] = (0..<300).map { i in
@@ -35,8 +35,9 @@ import VaultTestSupport
         let page = try await f.vault.transcript(caseID: caseID, afterSeq: 0, limit: 1000, as: cou1, requestID: "r")
         #expect(page.map(\.text) == Self.texts)
         #expect(page.map(\.seq) == Array(1...300))
-        let chunks = try await f.vault.transcript(
-            caseID: caseID, afterSeq: 0, limit: 1000, as: cou1, requestID: "r", render: { $0.map(\.seq) })
+        let chunks = try await f.vault.transcriptPage(
+            caseID: caseID, afterSeq: 0, limit: 1000, as: cou1, requestID: "r"
+        ).chunks.map { $0.map(\.seq) }
         #expect(chunks.count > 1)
         #expect(chunks.flatMap { $0 } == Array(1...300))
         // Small chunks first and last (a second core starts at once, the cores finish together), full ones between.

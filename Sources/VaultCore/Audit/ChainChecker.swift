@@ -110,7 +110,7 @@ struct ChainChecker {
         case .null: Self.appendU32(0, to: &canon)
         case .span(let r) where r.count == 64:
             Self.appendU32(32, to: &canon)
-            guard Self.appendHex(UnsafeBufferPointer(rebasing: p[r]), to: &canon) else {
+            guard Hex.decode(UnsafeBufferPointer(rebasing: p[r]), appendingTo: &canon) else {
                 throw bad("`envelope_hash` is neither null nor 64 hex digits")
             }
         case .none: throw bad("`envelope_hash` is missing")
@@ -147,37 +147,11 @@ struct ChainChecker {
         for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
     }
 
-    @inline(__always) static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: return c - 48
-        case 97...102: return c - 87
-        default: return nil
-        }
-    }
-
-    /// Appends the bytes of lowercase hex `s`; false on a bad digit.
-    static func appendHex(_ s: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) -> Bool {
-        var i = 0
-        while i + 1 < s.count {
-            guard let hi = nibble(s[i]), let lo = nibble(s[i + 1]) else { return false }
-            out.append(hi << 4 | lo)
-            i += 2
-        }
-        return i == s.count
-    }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
     /// True when lowercase hex `s` spells the 32 bytes of `bytes`.
     private mutating func hexEquals(_ s: UnsafeBufferPointer<UInt8>, _ bytes: [UInt8]) -> Bool {
         guard s.count == 64, bytes.count == 32 else { return false }
-        Self.hexDigits.withUnsafeBufferPointer { d in
-            expectedHex.withUnsafeMutableBufferPointer { out in
-                for k in 0..<32 {
-                    out[2 * k] = d[Int(bytes[k] >> 4)]
-                    out[2 * k + 1] = d[Int(bytes[k] & 0x0f)]
-                }
-            }
+        bytes.withUnsafeBufferPointer { b in
+            expectedHex.withUnsafeMutableBufferPointer { Hex.encode(b, into: $0) }
         }
         return expectedHex.withUnsafeBufferPointer { memcmp($0.baseAddress!, s.baseAddress!, 64) == 0 }
     }

@@ -40,6 +40,15 @@ public struct TranscriptMessage: Sendable, Equatable {
     }
 }
 
+/// A decrypted transcript page, in seq order, in the chunks the workers opened (so that a writer can render them in
+/// parallel as well).
+public struct TranscriptPage: Sendable {
+    public let chunks: [[TranscriptMessage]]
+
+    /// The page's messages in seq order.
+    public var messages: [TranscriptMessage] { chunks.flatMap { $0 } }
+}
+
 extension Vault {
     /// Reads a transcript page: policy check, then the read is recorded in the same transaction that fetches
     /// the sealed rows (no entry, no content); the rows are opened with the user's keys while that transaction
@@ -51,18 +60,18 @@ extension Vault {
         caseID: ID, afterSeq: Int, limit: Int, includeRetracted: Bool = false, reason: String? = nil,
         as user: UnlockedUser, requestID: String
     ) async throws -> [TranscriptMessage] {
-        try await transcript(
+        try await transcriptPage(
             caseID: caseID, afterSeq: afterSeq, limit: limit, includeRetracted: includeRetracted, reason: reason,
-            as: user, requestID: requestID, render: { $0 }
-        ).flatMap { $0 }
+            as: user, requestID: requestID
+        ).messages
     }
 
-    /// `transcript`, with each chunk of the page passed through `render` on the worker that opened it (the HTTP
-    /// layer writes its JSON there, so rendering runs in parallel with the decryption). Chunks come back in order.
-    public func transcript<R: Sendable>(
+    /// `transcript`, as the chunks the workers opened in parallel (in order).
+    /// - Throws: as `transcript`.
+    public func transcriptPage(
         caseID: ID, afterSeq: Int, limit: Int, includeRetracted: Bool = false, reason: String? = nil,
-        as user: UnlockedUser, requestID: String, render: @escaping @Sendable ([TranscriptMessage]) -> R
-    ) async throws -> [R] {
+        as user: UnlockedUser, requestID: String
+    ) async throws -> TranscriptPage {
         if includeRetracted, (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
             throw VaultError.invalid("reading retracted messages needs a reason (X-Access-Reason)")
         }
@@ -74,22 +83,22 @@ extension Vault {
         // page is ~36 ms of CPU; spread over the cores and overlapped with the fetch and the fsync). Nothing
         // opened leaves this function before the transaction holding the entry has committed: when the commit
         // fails, the opened chunks are dropped and the request fails (fail closed, DESIGN.md guarantee 5).
-        let jobs = TranscriptJobs<R>()
-        let openChunk = { @Sendable (slice: [StoredMessage], epochs: [[UInt8]: BoxKeyPair]) throws -> R in
+        let jobs = TranscriptJobs()
+        let openChunk = {
+            @Sendable (slice: [StoredMessage], epochs: [[UInt8]: BoxKeyPair]) throws -> [TranscriptMessage] in
             // Rows of one epoch share one key-id array (see the fetch loop): comparing it to the previous row's is an
             // identity check, so the dictionary is consulted once per epoch, not once per row.
             var last: (id: [UInt8], pair: BoxKeyPair)?
-            return render(
-                try slice.map { m in
-                    let epoch: BoxKeyPair?
-                    if let last, last.id == m.epochKeyID {
-                        epoch = last.pair
-                    } else {
-                        epoch = epochs[m.epochKeyID]
-                        last = epoch.map { (m.epochKeyID, $0) }
-                    }
-                    return try Self.open(m, caseID: caseID, epoch: epoch, includeRetracted: includeRetracted)
-                })
+            return try slice.map { m in
+                let epoch: BoxKeyPair?
+                if let last, last.id == m.epochKeyID {
+                    epoch = last.pair
+                } else {
+                    epoch = epochs[m.epochKeyID]
+                    last = epoch.map { (m.epochKeyID, $0) }
+                }
+                return try Self.open(m, caseID: caseID, epoch: epoch, includeRetracted: includeRetracted)
+            }
         }
         // Success: the read was recorded and the rows handed to workers; a key the user lacks fails the request.
         let outcome: Result<VaultError?, VaultError> = try await database.transaction { db in
@@ -182,7 +191,7 @@ extension Vault {
         }
         // A denial (recorded) is thrown now; so is a key the user lacks, once the read's entry has committed.
         if let keyFailure = try outcome.get() { throw keyFailure }
-        return try await jobs.results()
+        return TranscriptPage(chunks: try await jobs.results())
     }
 
     /// Stores the reader's new position `to` with its counter: the inbound messages at or before it are those at or
@@ -283,11 +292,11 @@ struct ChunkSchedule {
 
 /// Chunks of a transcript page being opened on the global queue, collected in the order they were started.
 /// Any chunk's failure fails the whole page.
-private final class TranscriptJobs<R: Sendable>: Sendable {
+private final class TranscriptJobs: Sendable {
     private let group = DispatchGroup()
-    private let slots = Mutex<[Result<R, any Error>?]>([])
+    private let slots = Mutex<[Result<[TranscriptMessage], any Error>?]>([])
 
-    func start(_ work: @escaping @Sendable () throws -> R) {
+    func start(_ work: @escaping @Sendable () throws -> [TranscriptMessage]) {
         let index = slots.withLock { slots in
             slots.append(nil)
             return slots.count - 1
@@ -299,7 +308,7 @@ private final class TranscriptJobs<R: Sendable>: Sendable {
     }
 
     /// Waits for every started chunk; their results in order.
-    func results() async throws -> [R] {
+    func results() async throws -> [[TranscriptMessage]] {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             group.notify(queue: .global()) { done.resume() }
         }

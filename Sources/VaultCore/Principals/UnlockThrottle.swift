@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import VaultCrypto
 
 /// Throttling of passphrase and code guesses (unlock, enroll, passphrase change), before any hashing.
 ///
@@ -82,7 +83,7 @@ final class UnlockThrottle: Sendable {
         if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff {
             return bytes[12..<16].map(String.init).joined(separator: ".")  // IPv4-mapped
         }
-        return bytes[0..<8].map { String(format: "%02x", $0) }.joined() + "::/64"
+        return Hex.string(bytes[0..<8]) + "::/64"
     }
 
     /// Reserves an attempt, or says how long to wait. `action`, `actor` and `target` describe the attempt for a

@@ -1,3 +1,5 @@
+import VaultCrypto
+
 /// A strict parser for one flat JSON object (values: strings, integers, null) as found on export and
 /// checkpoint-file lines. Hand-written because the verifier must run at ≥ 500,000 lines/s, several times
 /// what Foundation's JSONDecoder manages; anything it does not understand is an error, never a guess.
@@ -136,15 +138,8 @@ package struct FlatJSON {
         guard i + 4 <= p.count else { throw Malformed(why: "short \\u escape") }
         var v: UInt32 = 0
         for _ in 0..<4 {
-            let c = p[i]
-            let d: UInt32
-            switch c {
-            case 48...57: d = UInt32(c - 48)
-            case 97...102: d = UInt32(c - 87)
-            case 65...70: d = UInt32(c - 55)
-            default: throw Malformed(why: "bad hex digit in \\u escape")
-            }
-            v = v << 4 | d
+            guard let d = Hex.value(of: p[i], .anyCase) else { throw Malformed(why: "bad hex digit in \\u escape") }
+            v = v << 4 | UInt32(d)
             i += 1
         }
         return v

@@ -36,8 +36,6 @@ public struct ID: Hashable, Sendable, CustomStringConvertible, Comparable {
     /// The version nibble (7 for UUIDv7).
     public var version: Int { Int(bytes[6] >> 4) }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
     /// Appends the lowercase 8-4-4-4-12 UUID string's 36 bytes to `out` (a transcript page writes one per message).
     public func appendDescription(to out: inout [UInt8]) {
         let start = out.count
@@ -60,8 +58,8 @@ public struct ID: Hashable, Sendable, CustomStringConvertible, Comparable {
                 out[j] = UInt8(ascii: "-")
                 j += 1
             }
-            out[j] = Self.hexDigits[Int(b >> 4)]
-            out[j + 1] = Self.hexDigits[Int(b & 0x0f)]
+            out[j] = Hex.digit(b >> 4)
+            out[j + 1] = Hex.digit(b)
             j += 2
         }
         return j

@@ -1,5 +1,5 @@
 /// Writes one compact JSON object per line with a fixed key order, for the export and the checkpoint
-/// file (FORMAT.md §6.6). Strings are UTF-8; `"`, `\` and control characters are escaped.
+/// file (FORMAT.md §6.6). Strings go through `JSONString` with the short escapes §6.6 specifies (`\n` only).
 struct JSONLine {
     private(set) var bytes: [UInt8] = [UInt8(ascii: "{")]
     private var first = true
@@ -16,7 +16,7 @@ struct JSONLine {
 
     mutating func string(_ k: StaticString, _ value: String) {
         key(k)
-        Self.appendString(value, to: &bytes)
+        JSONString.append(value, to: &bytes, shortEscapes: .newlineOnly)
     }
 
     mutating func int(_ k: StaticString, _ value: Int64) {
@@ -33,21 +33,5 @@ struct JSONLine {
     mutating func finish() -> [UInt8] {
         bytes.append(contentsOf: [UInt8(ascii: "}"), 0x0a])
         return bytes
-    }
-
-    static func appendString(_ s: String, to out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
-        out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): out.append(contentsOf: [0x5c, b])
-            case 0x5c: out.append(contentsOf: [0x5c, 0x5c])
-            case 0x0a: out.append(contentsOf: [0x5c, UInt8(ascii: "n")])
-            case 0..<0x20:
-                out.append(contentsOf: [0x5c, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
-            default: out.append(b)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 }
