@@ -55,6 +55,46 @@ import VaultTestSupport
         #expect(last.outcome == .error)
     }
 
+    @Test("an attachment read through a tampered key wrap fails with integrity_failure and is logged `error`")
+    func tamperedWrapContent() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        try await RichCase.prepare(f)
+        let result = try await RichCase.webhook(
+            f,
+            [
+                RichCase.event(
+                    "message", id: "ev-image", user: "U-content",
+                    #","message":{"type":"image","id":"content-image","contentProvider":{"type":"line"}}"#)
+            ])
+        let imageID = try #require(result.contentPending.first?.messageID)
+        let upload = try await f.vault.beginContent(
+            messageID: imageID, contentType: "image/png", limit: 1 << 20, relay: f.relay, requestID: "put")
+        try await upload.append([UInt8](repeating: 0x5A, count: 100))
+        _ = try await upload.finish()
+        let caseID = try #require(
+            try await f.vault.database.read { db in
+                try Data.fetchOne(
+                    db, sql: "SELECT case_id FROM messages WHERE id = ?", arguments: [Data(imageID.bytes)])
+            }.flatMap { ID(bytes: Array($0)) })
+        let cou1 = try await f.unlock("cou1")
+        let reads = { () async throws -> [AuditEntry] in
+            try await f.vault.database.read { db in
+                try AuditLog.entries(in: db).filter { $0.action == "content.read" }
+            }
+        }
+        _ = try await f.vault.openContent(caseID: caseID, messageID: imageID, as: cou1, requestID: "ok")
+        #expect(try await reads().last?.outcome == .allowed)
+        try await Self.flipWraps(f, caseID: caseID)
+        let cou4 = try await f.unlock("cou4")  // a fresh session: no epoch key cached
+        let error = await #expect(throws: VaultError.self) {
+            _ = try await f.vault.openContent(caseID: caseID, messageID: imageID, as: cou4, requestID: "bad")
+        }
+        #expect(error?.code == .integrity)
+        #expect(try await reads().last?.outcome == .error)
+        #expect(try await reads().last?.requestID == "bad")
+    }
+
     @Test("a read through a tampered key wrap fails with integrity_failure and is logged `error`")
     func tamperedWrap() async throws {
         let f = try await Fixture.make()

@@ -233,7 +233,7 @@ extension Vault {
             var sealedKey: [UInt8]
             var header: [UInt8]
         }
-        let outcome: Result<(Stored, CaseRow, DeskState), VaultError> = try await database.transaction { db in
+        let outcome: Result<(Stored, BoxKeyPair), VaultError> = try await database.transaction { db in
             guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
             if case .denied(let e) = try self.mayRead(db, case: c, user) {
@@ -247,18 +247,25 @@ extension Vault {
                         WHERE c.message_id = ? AND m.case_id = ? AND c.state = 'complete'
                         """, arguments: [Data(messageID.bytes), Data(caseID.bytes)])
             else { throw VaultError.notFound("message \(messageID) has no stored content in this case") }
-            try self.record(db, caller, "content.read", target)
             let stored = Stored(
                 contentType: row["content_type"], size: row["size"], chunkCount: row["chunk_count"],
                 keyID: Array(row["epoch_key_id"] as Data), sealedKey: Array(row["sealed_key"] as Data),
                 header: Array(row["header"] as Data))
-            return .success((stored, c, desk))
+            // The epoch key is opened before the read is recorded: a read that can serve nothing (the reader holds
+            // no key, or a wrap fails its check) is recorded as an `error`, like a transcript read, not `allowed`.
+            let epoch: BoxKeyPair
+            do {
+                epoch = try self.openEpoch(db, keyID: stored.keyID, case: c, desk: desk, as: user)
+            } catch {
+                try self.record(db, caller, "content.read", target, .error)
+                return .failure(
+                    error as? VaultError ?? .integrity("a stored key wrap of this case failed its check"))
+            }
+            try self.record(db, caller, "content.read", target)
+            return .success((stored, epoch))
         }
-        let (row, c, desk) = try outcome.get()
+        let (row, epoch) = try outcome.get()
         let keyID = row.keyID
-        let epoch = try await database.read { db in
-            try self.openEpoch(db, keyID: keyID, case: c, desk: desk, as: user)
-        }
         let streamKey: SecretBytes
         do {
             streamKey = try LabelledWrap.open(
