@@ -6,8 +6,12 @@ import VaultCore
 /// The client address used for throttling. A request's peer is the client, unless the peer is a trusted reverse
 /// proxy (`serve --trusted-proxy`): then the client is the right-most entry of `X-Forwarded-For` that is not itself
 /// a trusted proxy. `X-Forwarded-For` from any other peer is ignored, so a client cannot choose its own address.
+/// The entry `unix` trusts a proxy on this host that connects through `serve --unix` (without it, every client
+/// of such a proxy shares one throttle address).
 public struct ClientAddressResolver: Sendable {
     public static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+    /// The `--trusted-proxy` entry that trusts the Unix-domain socket's peer.
+    public static let unixSocket = "unix"
     private let trusted: Set<String>
 
     /// No trusted proxies: the peer is always the client.
@@ -17,9 +21,12 @@ public struct ClientAddressResolver: Sendable {
     public init(trustedProxies: [String]) throws {
         trusted = Set(
             try trustedProxies.map { entry in
+                if entry == Self.unixSocket { return entry }
                 guard let canonical = Self.canonical(entry) else {
                     throw VaultError(
-                        .invalidRequest, "trusted proxy \(entry) is not an IP address (e.g. 127.0.0.1 or ::1)")
+                        .invalidRequest,
+                        "trusted proxy \(entry) is not an IP address (e.g. 127.0.0.1 or ::1) or `unix` (a proxy on the Unix socket)"
+                    )
                 }
                 return canonical
             })
@@ -28,8 +35,16 @@ public struct ClientAddressResolver: Sendable {
     /// The client address for a request from `peer` (an IP address, or nil for a Unix socket or a test client)
     /// carrying these `X-Forwarded-For` values.
     public func resolve(peer: String?, forwardedFor: [String]) -> String {
-        guard let peer, let canonicalPeer = Self.canonical(peer) else { return peer ?? "unknown" }
-        guard trusted.contains(canonicalPeer) else { return canonicalPeer }
+        let canonicalPeer: String
+        if let peer {
+            guard let canonical = Self.canonical(peer) else { return peer }
+            guard trusted.contains(canonical) else { return canonical }
+            canonicalPeer = canonical
+        } else {
+            // A Unix-socket peer (or a test client): a proxy on this host only when `unix` is trusted.
+            guard trusted.contains(Self.unixSocket) else { return "unknown" }
+            canonicalPeer = Self.unixSocket
+        }
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map {
             $0.trimmingCharacters(in: .whitespaces)
         }

@@ -35,7 +35,7 @@ struct Serve: AsyncParsableCommand {
     @Option(
         name: .customLong("trusted-proxy"),
         help:
-            "IP address of a reverse proxy whose X-Forwarded-For names the client (repeatable); from any other peer the header is ignored."
+            "IP address of a reverse proxy whose X-Forwarded-For names the client, or `unix` for a proxy on --unix (repeatable); from any other peer the header is ignored."
     )
     var trustedProxy: [String] = []
 

@@ -141,6 +141,13 @@ import VaultTestSupport
         #expect(proxied.resolve(peer: "10.0.0.1", forwardedFor: ["1.1.1.1, not-an-ip"]) == "10.0.0.1")
         #expect(proxied.resolve(peer: "192.0.2.9", forwardedFor: ["203.0.113.5"]) == "192.0.2.9")
         #expect(throws: VaultError.self) { try ClientAddressResolver(trustedProxies: ["proxy.example"]) }
+        // A proxy on the Unix socket: trusted only when `unix` is listed; otherwise its clients share one address.
+        #expect(proxied.resolve(peer: nil, forwardedFor: ["203.0.113.5"]) == "unknown")
+        let local = try ClientAddressResolver(trustedProxies: ["unix"])
+        #expect(local.resolve(peer: nil, forwardedFor: ["198.51.100.7"]) == "198.51.100.7")
+        #expect(local.resolve(peer: nil, forwardedFor: []) == "unix")
+        #expect(local.resolve(peer: nil, forwardedFor: ["not-an-ip"]) == "unix")
+        #expect(local.resolve(peer: "192.0.2.9", forwardedFor: ["203.0.113.5"]) == "192.0.2.9")
     }
 
     @Test("POST /v1/admin/users refuses a username with a trailing line separator with a 400 that says what is allowed")
