@@ -1,8 +1,9 @@
 import Foundation
 import GRDB
 
-/// The owner of the `messages` table: every statement that writes or reads a stored message row is here (the
-/// transcript's page read included), so a second storage engine would implement this one interface.
+/// The owner of the `messages` table: every statement that writes a stored message row, and every lookup other
+/// features make, is here (the one other reader is the transcript's page cursor in Cases/Transcript.swift, which
+/// reads the sealed bodies in bulk), so a second storage engine would implement this interface and that cursor.
 ///
 /// Deleting (an unsend under the `delete` policy, a retention purge): a message row goes together with every row
 /// that hangs off it, children first, so no foreign key ever stops it and no child is left behind. With
