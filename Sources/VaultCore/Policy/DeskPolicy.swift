@@ -15,5 +15,4 @@ extension Vault {
         else { return .denied(.forbidden(message())) }
         return .allowed
     }
-
 }

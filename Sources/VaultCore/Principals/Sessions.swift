@@ -120,8 +120,13 @@ extension Vault {
     public func authenticateSession(_ token: String) async throws -> UnlockedUser? {
         guard let user = sessions.authenticate(token) else { return nil }
         if sessions.recentlySeenActive(user.id, now: now()) { return user }
-        // A row that does not carry its MAC counts as not active (fail closed; the failure is recorded).
-        let state = try await database.read { db in (try? self.findUser(db, id: user.id))??.state }
+        let state = try await database.read { db -> String? in
+            do {
+                return try self.findUser(db, id: user.id)?.state
+            } catch let e as VaultError where e.code == .integrity {
+                return nil  // a row that does not carry its MAC counts as not active (the failure is recorded)
+            }
+        }
         guard state == "active" else {
             sessions.end(userID: user.id)
             return nil
