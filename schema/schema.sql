@@ -180,7 +180,7 @@ CREATE TABLE message_content (
     written_by TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     completed_at INTEGER
-) WITHOUT ROWID;
+, session_id BLOB REFERENCES sender_sessions(id)) WITHOUT ROWID;
 
 CREATE TABLE messages (
     id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
@@ -198,7 +198,7 @@ CREATE TABLE messages (
     envelope_hash BLOB NOT NULL CHECK (length(envelope_hash) = 32),
     written_by TEXT NOT NULL,
     created_at INTEGER NOT NULL,
-    retracted INTEGER NOT NULL DEFAULT 0 CHECK (retracted IN (0, 1)),
+    retracted INTEGER NOT NULL DEFAULT 0 CHECK (retracted IN (0, 1)), session_id BLOB REFERENCES sender_sessions(id),
     UNIQUE (case_id, seq)
 );
 
@@ -239,6 +239,14 @@ CREATE TABLE rotation_jobs (
     created_at INTEGER NOT NULL,
     done_at INTEGER
 );
+
+CREATE TABLE sender_sessions (
+    id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    case_id BLOB NOT NULL REFERENCES cases(id),
+    epoch_key_id BLOB NOT NULL REFERENCES case_epochs(key_id),
+    public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
 
 CREATE TABLE users (
     id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),

@@ -91,18 +91,26 @@ public enum AEAD {
 
     /// Encrypts with a fresh random nonce under a key lent as raw bytes (a transient key the caller wipes).
     static func seal(_ plaintext: [UInt8], aad: [UInt8], rawKey key: UnsafeRawBufferPointer) throws -> [UInt8] {
+        try plaintext.withUnsafeBytes { try seal(raw: $0, aad: aad, rawKey: key) }
+    }
+
+    /// Encrypts plaintext lent as raw bytes (a transient secret, never copied to the heap) under a raw key, with a
+    /// fresh random nonce, or `nonce` (known-answer tests only).
+    static func seal(
+        raw plaintext: UnsafeRawBufferPointer, aad: [UInt8], rawKey key: UnsafeRawBufferPointer, nonce: [UInt8]? = nil
+    ) throws -> [UInt8] {
         try Sodium.ready()
         guard key.count == keyLength else { throw CryptoError(.invalidLength, "an AEAD key is 32 bytes") }
-        let nonce = SecureRandom.bytes(nonceLength)
+        let nonce = nonce ?? SecureRandom.bytes(nonceLength)
+        guard nonce.count == nonceLength else { throw CryptoError(.invalidLength, "an XChaCha20 nonce is 24 bytes") }
         var out = nonce + [UInt8](repeating: 0, count: plaintext.count + tagLength)
         var clen: UInt64 = 0
         let rc = out.withUnsafeMutableBufferPointer { o in
-            plaintext.withUnsafeBufferPointer { p in
-                aad.withUnsafeBufferPointer { a in
-                    crypto_aead_xchacha20poly1305_ietf_encrypt(
-                        o.baseAddress! + nonceLength, &clen, p.baseAddress, UInt64(p.count), a.baseAddress,
-                        UInt64(a.count), nil, nonce, key.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                }
+            aad.withUnsafeBufferPointer { a in
+                crypto_aead_xchacha20poly1305_ietf_encrypt(
+                    o.baseAddress! + nonceLength, &clen, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    UInt64(plaintext.count), a.baseAddress, UInt64(a.count), nil, nonce,
+                    key.baseAddress!.assumingMemoryBound(to: UInt8.self))
             }
         }
         try Sodium.check(rc, .malformed, "AEAD encryption failed")

@@ -102,7 +102,8 @@ struct VaultJanitor: Service {
             logger.warning("recording throttle summaries at shutdown failed")
         }
         vault.sessions.endAll()
-        logger.info("sessions ended; unlocked keys wiped")
+        vault.endSenderSessions()
+        logger.info("sessions ended; unlocked keys and sender session keys wiped")
     }
 
     func tick(purge: Bool = false) async {

@@ -40,6 +40,10 @@ struct RelayController {
             let kind: String
             let body: String
             let key: String
+            /// 1 (the default) or 2 (schema/FORMAT.md §15).
+            let version: Int?
+            /// Version 2: base64 of the relay's 32-byte sender session public key.
+            let sessionPublicKey: String?
         }
     }
 
@@ -218,11 +222,25 @@ struct RelayController {
         guard let envelopeBody = Data(base64Encoded: sealed.body), let key = Data(base64Encoded: sealed.key) else {
             throw APIError.invalid("`sealed.body` and `sealed.key` must be base64")
         }
+        var sessionPublicKey: [UInt8]?
+        switch sealed.version ?? 1 {
+        case 1:
+            guard sealed.sessionPublicKey == nil else {
+                throw APIError.invalid("`sealed.session_public_key` belongs to version 2; send `\"version\": 2`")
+            }
+        case 2:
+            guard let raw = sealed.sessionPublicKey, let decoded = Data(base64Encoded: raw), decoded.count == 32 else {
+                throw APIError.invalid("version 2 needs `sealed.session_public_key`: base64 of a 32-byte X25519 key")
+            }
+            sessionPublicKey = Array(decoded)
+        default:
+            throw APIError.invalid("`sealed.version` must be 1 or 2")
+        }
         let result = try await vault.ingestSealed(
             SealedInbound(
                 desk: body.desk, channelUser: body.channelUser, externalID: body.externalId, caseID: caseID,
                 messageID: messageID, keyID: keyID, sentAt: sentAt, kind: sealed.kind, body: Array(envelopeBody),
-                key: Array(key)),
+                key: Array(key), sessionPublicKey: sessionPublicKey),
             relay: relay, requestID: context.requestID)
         return try JSONBody.response(
             MessageResponse(

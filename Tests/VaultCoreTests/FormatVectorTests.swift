@@ -90,6 +90,52 @@ import VaultCrypto
         #expect(throws: CryptoError.self) { try altered.open(with: epoch) }
     }
 
+    @Test("envelope v2: session id, session key, AAD, body, wrapped key and hash are byte-identical; reader opens")
+    func envelopeV2() throws {
+        let e = try obj("envelope_v2")
+        let mid = try id(e, "message_id")
+        let cid = try id(e, "case_id")
+        let epochKeyID = try hex(e, "epoch_key_id")
+        let sentAt = Int64(try int(e, "sent_at_ms"))
+        let ephemeral = try BoxKeyPair(secretKey: try secret(e, "session_secret_key"))
+        #expect(ephemeral.publicKey == (try hex(e, "session_public_key")))
+        // The writer's side, from the session secret and the epoch public key.
+        let writer = try SenderSessionKey.start(
+            caseID: cid.bytes, epochPublicKey: try hex(e, "epoch_public_key"), ephemeral: ephemeral)
+        #expect(writer.id == (try hex(e, "session_id")))
+        #expect(writer.epochKeyID == epochKeyID)
+        let aad = Envelope.aad(
+            messageID: mid, caseID: cid, epochKeyID: epochKeyID, sessionID: writer.id, direction: "inbound",
+            kind: "text", author: "channel", sentAt: sentAt)
+        #expect(aad == (try hex(e, "aad")))
+        let (body, key) = try writer.seal(
+            try hex(e, "plaintext"), aad: aad, messageKey: try secret(e, "message_key"), bodyNonce: try hex(e, "nonce"),
+            keyNonce: try hex(e, "key_nonce"))
+        #expect(body == (try hex(e, "body")))
+        #expect(key == (try hex(e, "key")))
+        // The reader's side, from the epoch secret and the stored session public key.
+        let epoch = try BoxKeyPair(secretKey: try secret(e, "epoch_secret_key"), expectedKeyID: epochKeyID)
+        let reader = try SenderSessionKey.open(
+            id: try hex(e, "session_id"), caseID: cid.bytes, epoch: epoch, sessionPublicKey: ephemeral.publicKey)
+        let envelope = Envelope(
+            messageID: mid, caseID: cid, epochKeyID: epochKeyID, direction: "inbound", kind: "text", author: "channel",
+            sentAt: sentAt, body: body, key: key, sessionID: reader.id)
+        #expect(envelope.version == 2)
+        #expect(try envelope.open(in: reader) == (try hex(e, "plaintext")))
+        #expect(envelope.hash == (try hex(e, "envelope_hash")))
+        var altered = envelope
+        altered.author = "someone"
+        #expect(throws: CryptoError.self) { try altered.open(in: reader) }
+        // A session id that does not name this case, epoch and public key is refused before any agreement.
+        #expect(throws: CryptoError.self) {
+            try SenderSessionKey.open(
+                id: try hex(e, "session_id"), caseID: ID.v4().bytes, epoch: epoch,
+                sessionPublicKey: ephemeral.publicKey)
+        }
+        // A version 2 envelope never opens as version 1.
+        #expect(throws: CryptoError.self) { try envelope.open(with: epoch) }
+    }
+
     @Test("a labelled desk-queue wrap sealed by PyNaCl opens and checks its key id")
     func labelledWrap() throws {
         let w = try obj("labelled_wrap")

@@ -55,6 +55,7 @@ import VaultTestSupport
             "case_grants": "case_id IN (\(p))",
             "access_requests": "case_id IN (\(p))",
             "case_epochs": "case_id IN (\(p))",
+            "sender_sessions": "case_id IN (\(p))",
             "cases": "id IN (\(p))",
             "key_wraps": "key_id IN (\(k)) OR recipient_key_id IN (\(k))",
         ]
@@ -117,6 +118,7 @@ import VaultTestSupport
         #expect(removed["cases"]?.count == 1)
         #expect(removed["case_epochs"]?.isEmpty == false)
         #expect(removed["key_wraps"]?.isEmpty == false)
+        #expect(removed["sender_sessions"]?.isEmpty == false)
         let report = try await f.vault.purge(dryRun: false, caller: .cli())
         #expect(report.cases == [gone.caseID])
         #expect(report.held == 1)

@@ -16,6 +16,8 @@ import VaultTestSupport
             let kind: String
             let body: String
             let key: String
+            let version: Int?
+            let sessionPublicKey: String?
         }
         let epochSecretKey: String
         let caseId: String
@@ -24,6 +26,11 @@ import VaultTestSupport
         let goodText: String
         let altered: Form
         let second: Form
+        let goodV2: Form
+        let goodV2Text: String
+        let goodV2B: Form
+        let goodV2BText: String
+        let alteredV2: Form
     }
 
     static func load() throws -> Vectors {
@@ -51,7 +58,67 @@ import VaultTestSupport
             messageID: try #require(ID(form.messageId)), keyID: hex(form.keyId),
             sentAt: try #require(Timestamp.parse(form.sentAt)), kind: form.kind,
             body: Array(try #require(Data(base64Encoded: form.body))),
-            key: Array(try #require(Data(base64Encoded: form.key))))
+            key: Array(try #require(Data(base64Encoded: form.key))),
+            sessionPublicKey: try form.sessionPublicKey.map { Array(try #require(Data(base64Encoded: $0))) })
+    }
+
+    /// The vectors' case, made through the vault's own routing with the vectors' case id and epoch-0 key.
+    static func vectorCase(_ f: Fixture, _ v: Vectors) async throws -> ID {
+        let epoch0 = try BoxKeyPair(secretKey: try SecretBytes(copying: Self.hex(v.epochSecretKey)))
+        let caseID = try #require(ID(v.caseId))
+        try await f.vault.database.transaction { db in
+            let desk = try #require(try f.vault.desk(db, name: "ijime"))
+            _ = try f.vault.routeCase(db, desk: desk, channelUser: v.channelUser, newCaseID: caseID, epoch0: epoch0)
+        }
+        return caseID
+    }
+
+    @Test("version 2: PyNaCl-built envelopes of one relay session are stored with one session row and read back")
+    func externalEnvelopeV2() async throws {
+        let v = try Self.load()
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let caseID = try await Self.vectorCase(f, v)
+        // A version 1 and two version 2 messages of one session, and one whose sent_at was changed afterwards.
+        _ = try await f.vault.ingestSealed(try Self.inbound(v, v.good, external: "v1"), relay: f.relay, requestID: "a")
+        _ = try await f.vault.ingestSealed(
+            try Self.inbound(v, v.goodV2, external: "v2a"), relay: f.relay, requestID: "b")
+        _ = try await f.vault.ingestSealed(
+            try Self.inbound(v, v.goodV2B, external: "v2b"), relay: f.relay, requestID: "c")
+        _ = try await f.vault.ingestSealed(
+            try Self.inbound(v, v.alteredV2, external: "v2c"), relay: f.relay, requestID: "d")
+        let again = try await f.vault.ingestSealed(
+            try Self.inbound(v, v.goodV2, external: "v2a"), relay: f.relay, requestID: "e")
+        #expect(again.duplicate)
+        let (sessions, keyLengths) = try await f.vault.database.read { db in
+            (
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM sender_sessions WHERE case_id = ?", arguments: [Data(caseID.bytes)]),
+                try Int.fetchAll(
+                    db, sql: "SELECT length(sealed_key) FROM messages WHERE case_id = ? ORDER BY seq",
+                    arguments: [Data(caseID.bytes)])
+            )
+        }
+        #expect(sessions == 1)
+        #expect(keyLengths == [155, 72, 72, 72])
+        let cou1 = try await f.unlock("cou1")
+        let messages = try await f.vault.transcript(caseID: caseID, afterSeq: 0, limit: 10, as: cou1, requestID: "read")
+        #expect(messages.map(\.text) == [v.goodText, v.goodV2Text, v.goodV2BText, nil])
+        #expect(messages[3].data?["error"] == .string("does_not_authenticate"))
+
+        // Bad version 2 shapes: a 155-byte key, a low-order session key, no session key; nothing stored.
+        var bad = try Self.inbound(v, v.second, external: "x1")
+        let sessionKey = try #require(v.goodV2.sessionPublicKey)
+        bad.sessionPublicKey = Array(try #require(Data(base64Encoded: sessionKey)))
+        await #expect(throws: VaultError.self) { try await f.vault.ingestSealed(bad, relay: f.relay, requestID: "x1") }
+        bad = try Self.inbound(v, v.goodV2B, external: "x2")
+        bad.messageID = ID.v7(milliseconds: 1_795_000_009_000)
+        bad.sessionPublicKey = [UInt8](repeating: 0, count: 32)
+        await #expect(throws: VaultError.self) { try await f.vault.ingestSealed(bad, relay: f.relay, requestID: "x2") }
+        bad.sessionPublicKey = nil
+        await #expect(throws: VaultError.self) { try await f.vault.ingestSealed(bad, relay: f.relay, requestID: "x3") }
+        let count = try await f.vault.database.read { db in try MessageStore.count(db, caseID: caseID) }
+        #expect(count == 4)
     }
 
     @Test("a PyNaCl-built envelope is stored unopened and reads back; altered AAD does not; a stale epoch is 409")
@@ -59,13 +126,8 @@ import VaultTestSupport
         let v = try Self.load()
         let f = try await Fixture.make()
         defer { f.remove() }
-        // The vectors' case: created through the vault's own routing with the vectors' case id and epoch-0 key.
+        let caseID = try await Self.vectorCase(f, v)
         let epoch0 = try BoxKeyPair(secretKey: try SecretBytes(copying: Self.hex(v.epochSecretKey)))
-        let caseID = try #require(ID(v.caseId))
-        try await f.vault.database.transaction { db in
-            let desk = try #require(try f.vault.desk(db, name: "ijime"))
-            _ = try f.vault.routeCase(db, desk: desk, channelUser: v.channelUser, newCaseID: caseID, epoch0: epoch0)
-        }
         let route = try await f.vault.routeIntake(
             desk: "ijime", channelUser: v.channelUser, relay: f.relay, requestID: "route")
         #expect(route.caseID == caseID)

@@ -7,7 +7,8 @@ import VaultTestSupport
 @testable import VaultCore
 
 @Suite struct WorkflowTests {
-    /// Whether `user`'s real unlocked keys open the message `messageID`, bypassing every policy check.
+    /// Whether `user`'s real unlocked keys open the message `messageID` (either envelope version), bypassing every
+    /// policy check.
     static func opens(_ f: Fixture, _ messageID: ID, as user: UnlockedUser) async throws -> Bool {
         let vault = f.vault
         return try await vault.database.read { db in
@@ -19,7 +20,15 @@ import VaultTestSupport
             guard let epoch = try? vault.openEpoch(db, keyID: m.epochKeyID, case: c, desk: desk, as: user) else {
                 return false
             }
-            return (try? m.envelope(caseID: c.id).open(with: epoch)) != nil
+            let envelope = m.envelope(caseID: c.id)
+            guard let sessionID = m.sessionID else { return (try? envelope.open(with: epoch)) != nil }
+            // Version 2: the session opened with the epoch key, from its stored public key.
+            let stored = try #require(try SenderSessions.find(db, id: sessionID))
+            guard
+                let session = try? SenderSessionKey.open(
+                    id: sessionID, caseID: c.id.bytes, epoch: epoch, sessionPublicKey: stored.publicKey)
+            else { return false }
+            return (try? envelope.open(in: session)) != nil
         }
     }
 

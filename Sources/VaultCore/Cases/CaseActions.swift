@@ -94,11 +94,12 @@ extension Vault {
                 $0
             }
             defer { SecretBytes.wipe(&plaintext) }
-            let envelope = try Envelope.seal(
-                plaintext: plaintext, messageID: id, caseID: c.id, epochPublicKey: epoch.publicKey, direction: "note",
+            let (envelope, sessionPublicKey) = try self.sealEnvelope(
+                plaintext, messageID: id, caseID: c.id, epochPublicKey: epoch.publicKey, direction: "note",
                 kind: "text", author: user.username, sentAt: sentAt)
             try MessageStore.insert(
-                db, envelope, case: current, externalID: nil, writtenBy: user.username, now: self.now())
+                db, envelope, sessionPublicKey: sessionPublicKey, case: current, externalID: nil,
+                writtenBy: user.username, now: self.now())
             return id
         }
     }

@@ -85,7 +85,8 @@ extension Vault {
         // fails, the opened chunks are dropped and the request fails (fail closed, DESIGN.md guarantee 5).
         let jobs = TranscriptJobs()
         let openChunk = {
-            @Sendable (slice: [StoredMessage], epochs: [[UInt8]: BoxKeyPair]) throws -> [TranscriptMessage] in
+            @Sendable (slice: [StoredMessage], epochs: [[UInt8]: BoxKeyPair], sessions: [[UInt8]: SenderSessionKey])
+                throws -> [TranscriptMessage] in
             // Rows of one epoch share one key-id array (see the fetch loop): comparing it to the previous row's is an
             // identity check, so the dictionary is consulted once per epoch, not once per row.
             var last: (id: [UInt8], pair: BoxKeyPair)?
@@ -97,7 +98,9 @@ extension Vault {
                     epoch = epochs[m.epochKeyID]
                     last = epoch.map { (m.epochKeyID, $0) }
                 }
-                return try Self.open(m, caseID: caseID, epoch: epoch, includeRetracted: includeRetracted)
+                let session = m.sessionID.flatMap { sessions[$0] }
+                return try Self.open(
+                    m, caseID: caseID, epoch: epoch, session: session, includeRetracted: includeRetracted)
             }
         }
         // Success: the read was recorded and the rows handed to workers; a key the user lacks fails the request.
@@ -114,9 +117,9 @@ extension Vault {
                 sql: """
                     SELECT m.id, m.seq, m.epoch_key_id, m.direction, m.kind, m.author, m.sent_at, m.body, m.sealed_key,
                         m.retracted, m.written_by, c.state AS content_state, c.content_type, c.size AS content_size,
-                        o.status AS delivery
+                        o.status AS delivery, m.session_id, s.public_key AS session_public_key
                     FROM messages m LEFT JOIN message_content c ON c.message_id = m.id
-                    LEFT JOIN outbox o ON o.message_id = m.id
+                    LEFT JOIN outbox o ON o.message_id = m.id LEFT JOIN sender_sessions s ON s.id = m.session_id
                     WHERE m.case_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?
                     """,
                 arguments: [Data(caseID.bytes), afterSeq, pageLimit])
@@ -128,6 +131,9 @@ extension Vault {
             var chunkSize = schedule.size(handedOut: 0)
             var handedOut = 0
             var epochs: [[UInt8]: BoxKeyPair] = [:]
+            // Version 2: each sender session is opened once per page (one X25519), or taken from the reader's cache.
+            var sessions: [[UInt8]: SenderSessionKey] = [:]
+            var unopenedSessions: Set<[UInt8]> = []
             var chunk: [StoredMessage] = []
             chunk.reserveCapacity(schedule.base)
             var last: Int?
@@ -164,9 +170,26 @@ extension Vault {
                     }
                     lastEpochID = m.epochKeyID
                 }
+                if let sid = m.sessionID, sessions[sid] == nil, !unopenedSessions.contains(sid),
+                    let epoch = epochs[m.epochKeyID]
+                {
+                    do {
+                        sessions[sid] = try self.openSenderSession(
+                            id: sid, caseID: caseID, epoch: epoch, publicKey: m.sessionPublicKey, as: user)
+                    } catch {
+                        // A relay's own session that does not open makes its messages unreadable (shown as such);
+                        // a session of the vault's that does not open means the database was altered.
+                        unopenedSessions.insert(sid)
+                        if m.writtenBy?.hasPrefix("relay-sealed:") != true {
+                            keyFailure =
+                                error as? VaultError ?? .integrity("a sender session of this case failed its check")
+                            continue
+                        }
+                    }
+                }
                 chunk.append(m)
                 if chunk.count == chunkSize {
-                    jobs.start { [chunk, epochs] in try openChunk(chunk, epochs) }
+                    jobs.start { [chunk, epochs, sessions] in try openChunk(chunk, epochs, sessions) }
                     handedOut += chunk.count
                     chunkSize = schedule.size(handedOut: handedOut)
                     chunk.removeAll(keepingCapacity: true)
@@ -177,7 +200,7 @@ extension Vault {
                 db, caller, "transcript.read", includeRetracted ? "\(target) include_retracted" : target,
                 keyFailure == nil ? .allowed : .error, reason: reason, desk: desk)
             if !chunk.isEmpty, keyFailure == nil {
-                jobs.start { [chunk, epochs] in try openChunk(chunk, epochs) }
+                jobs.start { [chunk, epochs, sessions] in try openChunk(chunk, epochs, sessions) }
             }
             // The unread position moves only when the page is readable: a read that fails for a key stays recorded
             // in the log but leaves the reader's unread count where it was.
@@ -216,7 +239,7 @@ extension Vault {
     }
 
     private static func open(
-        _ m: StoredMessage, caseID: ID, epoch: BoxKeyPair?, includeRetracted: Bool
+        _ m: StoredMessage, caseID: ID, epoch: BoxKeyPair?, session: SenderSessionKey?, includeRetracted: Bool
     ) throws -> TranscriptMessage {
         let envelope = m.envelope(caseID: caseID)
         guard let epoch else {
@@ -224,7 +247,12 @@ extension Vault {
         }
         let plain: [UInt8]
         do {
-            plain = try envelope.open(with: epoch)
+            if envelope.sessionID != nil {
+                guard let session else { throw VaultError.integrity("a v2 message without its sender session") }
+                plain = try envelope.open(in: session)
+            } else {
+                plain = try envelope.open(with: epoch)
+            }
         } catch {
             // A relay-sealed envelope is stored unopened: one the relay built wrong (AAD fields that differ from
             // its cleartext fields) is shown as unreadable instead of failing the whole page.

@@ -45,7 +45,7 @@ struct InboundItem: Sendable {
 /// uses the envelope only when that case, epoch and stored public key are still current; otherwise it seals again.
 struct Prepared: Sendable {
     var desk: DeskState
-    var sealed: (caseID: ID, epoch: Int, publicKey: [UInt8], envelope: Envelope)?
+    var sealed: (caseID: ID, epoch: Int, publicKey: [UInt8], envelope: Envelope, sessionPublicKey: [UInt8])?
 }
 
 /// What one ingest write gives back: the stored (or already stored) message, or a recorded refusal.
@@ -111,11 +111,11 @@ extension Vault {
             if let route { hints.remember(route: route, for: routing) }
         }
         guard let route else { return Prepared(desk: desk, sealed: nil) }
-        let envelope = try Envelope.seal(
-            plaintext: item.plaintext, messageID: ID.v7(milliseconds: now()), caseID: route.caseID,
+        let (envelope, sessionPublicKey) = try sealEnvelope(
+            item.plaintext, messageID: ID.v7(milliseconds: now()), caseID: route.caseID,
             epochPublicKey: route.publicKey, direction: item.direction, kind: item.kind, author: "channel",
             sentAt: item.sentAt)
-        return Prepared(desk: desk, sealed: (route.caseID, route.epoch, route.publicKey, envelope))
+        return Prepared(desk: desk, sealed: (route.caseID, route.epoch, route.publicKey, envelope, sessionPublicKey))
     }
 
     /// The write half of an ingest, inside a batch transaction: coverage check (a denial is recorded),
@@ -145,14 +145,15 @@ extension Vault {
         }
         let c = try routeCase(db, desk: desk, channelUser: item.channelUser)
         let envelope: Envelope
+        let sessionPublicKey: [UInt8]
         if let p = prepared?.sealed, p.caseID == c.id, p.epoch == c.currentEpoch,
             try epochPublicKey(db, case: c.id, epoch: c.currentEpoch) == p.publicKey
         {
-            envelope = p.envelope
+            (envelope, sessionPublicKey) = (p.envelope, p.sessionPublicKey)
         } else {
             let epoch = try epochKey(db, case: c, epoch: c.currentEpoch)
-            envelope = try Envelope.seal(
-                plaintext: item.plaintext, messageID: ID.v7(milliseconds: now()), caseID: c.id,
+            (envelope, sessionPublicKey) = try sealEnvelope(
+                item.plaintext, messageID: ID.v7(milliseconds: now()), caseID: c.id,
                 epochPublicKey: epoch.publicKey, direction: item.direction, kind: item.kind, author: "channel",
                 sentAt: item.sentAt)
             hints.remember(
@@ -162,7 +163,8 @@ extension Vault {
         }
         // `c` was read (or created) by routeCase in this very write, so its count is current.
         let hash = try MessageStore.insert(
-            db, envelope, case: c, externalID: item.externalID, writtenBy: "relay:\(relay.name)",
+            db, envelope, sessionPublicKey: sessionPublicKey, case: c, externalID: item.externalID,
+            writtenBy: "relay:\(relay.name)",
             seq: c.messageCount + 1, now: now())
         try record(db, caller, "relay.write", "message:\(envelope.messageID)", envelopeHash: hash)
         return .success(IngestResult(messageID: envelope.messageID, caseID: c.id, duplicate: false))

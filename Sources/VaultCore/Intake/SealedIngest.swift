@@ -21,10 +21,12 @@ public struct SealedInbound: Sendable {
     public var kind: String
     public var body: [UInt8]
     public var key: [UInt8]
+    /// Version 2 (schema/FORMAT.md §15): the relay's sender session public key; nil for version 1.
+    public var sessionPublicKey: [UInt8]?
 
     public init(
         desk: String, channelUser: String, externalID: String, caseID: ID, messageID: ID, keyID: [UInt8],
-        sentAt: Int64, kind: String, body: [UInt8], key: [UInt8]
+        sentAt: Int64, kind: String, body: [UInt8], key: [UInt8], sessionPublicKey: [UInt8]? = nil
     ) {
         self.desk = desk
         self.channelUser = channelUser
@@ -36,6 +38,7 @@ public struct SealedInbound: Sendable {
         self.kind = kind
         self.body = body
         self.key = key
+        self.sessionPublicKey = sessionPublicKey
     }
 }
 
@@ -78,9 +81,19 @@ extension Vault {
         guard m.body.count >= AEAD.nonceLength + AEAD.tagLength + 2 else {
             throw VaultError.invalid("`sealed.body` is too short to be nonce ‖ ciphertext")
         }
-        // A labelled message-key blob is 107 bytes (schema/FORMAT.md §2), sealed: + 48.
-        guard m.key.count == 107 + SealedBox.overhead else {
-            throw VaultError.invalid("`sealed.key` must be the 155-byte sealed message key")
+        if let sessionPublicKey = m.sessionPublicKey {
+            // Version 2: the message key wrapped under the relay's session key (schema/FORMAT.md §1.8).
+            guard m.key.count == SenderSessionKey.wrapLength else {
+                throw VaultError.invalid("`sealed.key` of version 2 must be the 72-byte wrapped message key")
+            }
+            guard SenderSessionKey.isUsablePublicKey(sessionPublicKey) else {
+                throw VaultError.invalid("`sealed.session_public_key` must be a 32-byte X25519 public key")
+            }
+        } else {
+            // A labelled message-key blob is 107 bytes (schema/FORMAT.md §2), sealed: + 48.
+            guard m.key.count == 107 + SealedBox.overhead else {
+                throw VaultError.invalid("`sealed.key` must be the 155-byte sealed message key")
+            }
         }
         let caller = relay.caller(requestID: requestID)
         return try await database.batched { db -> IngestOutcome in
@@ -109,12 +122,15 @@ extension Vault {
             if try MessageStore.exists(db, id: m.messageID) {
                 throw VaultError.conflict("`sealed.message_id` is already used; choose a fresh UUIDv7")
             }
+            let sessionID = m.sessionPublicKey.map {
+                SenderSessionKey.sessionID(caseID: c.id.bytes, epochKeyID: m.keyID, sessionPublicKey: $0)
+            }
             let envelope = Envelope(
                 messageID: m.messageID, caseID: c.id, epochKeyID: m.keyID, direction: "inbound", kind: m.kind,
-                author: "channel", sentAt: m.sentAt, body: m.body, key: m.key)
+                author: "channel", sentAt: m.sentAt, body: m.body, key: m.key, sessionID: sessionID)
             try MessageStore.insert(
-                db, envelope, case: c, externalID: m.externalID, writtenBy: "relay-sealed:\(relay.name)",
-                now: self.now())
+                db, envelope, sessionPublicKey: m.sessionPublicKey, case: c, externalID: m.externalID,
+                writtenBy: "relay-sealed:\(relay.name)", now: self.now())
             try self.record(db, caller, "relay.write", "message:\(m.messageID)", envelopeHash: envelope.hash)
             return .success(IngestResult(messageID: m.messageID, caseID: c.id, duplicate: false))
         }.get()

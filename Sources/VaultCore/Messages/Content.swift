@@ -178,19 +178,24 @@ extension Vault {
                 let epochNumber = try self.epochNumber(db, keyID: keyID, case: caseID)
             else { throw VaultError.integrity("a message refers to a missing epoch") }
             let epoch = try self.epochKey(db, case: c, epoch: epochNumber)
-            let sealedKey = try LabelledWrap.seal(
-                streamKey, label: .contentKey, scope: messageID.bytes, keyID: keyID, to: epoch.publicKey)
+            // The stream key is wrapped in the vault's sender session for the message's epoch (FORMAT.md §13).
+            let session = try self.senderSessions.session(
+                caseID: c.id, epochPublicKey: epoch.publicKey, now: self.now())
+            let sealedKey = try session.wrap(streamKey, ad: session.contentKeyAD(messageID: messageID.bytes))
+            try SenderSessions.store(
+                db, sessionID: session.id, caseID: c.id, epochKeyID: keyID, publicKey: session.publicKey,
+                now: self.now())
             try db.execute(
                 sql: """
                     INSERT INTO message_content (message_id, state, content_type, size, chunk_size, chunk_count,
-                        epoch_key_id, sealed_key, header, written_by, created_at)
-                    VALUES (?, 'writing', ?, 0, ?, 0, ?, ?, ?, ?, ?)
+                        epoch_key_id, sealed_key, header, written_by, created_at, session_id)
+                    VALUES (?, 'writing', ?, 0, ?, 0, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     Data(messageID.bytes), contentType, ContentUpload.chunkSize, Data(keyID), Data(sealedKey),
-                    Data(pusher.header), "relay:\(relay.name)", self.now(),
+                    Data(pusher.header), "relay:\(relay.name)", self.now(), Data(session.id),
                 ])
-            return .success(Canonical.encode([messageID.bytes, sealedKey, pusher.header]))
+            return .success(Canonical.encode([messageID.bytes, sealedKey, pusher.header, session.id]))
         }
         let prefix = try outcome.get()
         return ContentUpload(
@@ -232,6 +237,8 @@ extension Vault {
             var keyID: [UInt8]
             var sealedKey: [UInt8]
             var header: [UInt8]
+            var sessionID: [UInt8]?
+            var sessionPublicKey: [UInt8]?
         }
         let outcome: Result<(Stored, BoxKeyPair), VaultError> = try await database.transaction { db in
             guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
@@ -243,14 +250,16 @@ extension Vault {
                 let row = try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT c.* FROM message_content c JOIN messages m ON m.id = c.message_id
+                        SELECT c.*, s.public_key AS session_public_key FROM message_content c
+                        JOIN messages m ON m.id = c.message_id LEFT JOIN sender_sessions s ON s.id = c.session_id
                         WHERE c.message_id = ? AND m.case_id = ? AND c.state = 'complete'
                         """, arguments: [Data(messageID.bytes), Data(caseID.bytes)])
             else { throw VaultError.notFound("message \(messageID) has no stored content in this case") }
             let stored = Stored(
                 contentType: row["content_type"], size: row["size"], chunkCount: row["chunk_count"],
                 keyID: Array(row["epoch_key_id"] as Data), sealedKey: Array(row["sealed_key"] as Data),
-                header: Array(row["header"] as Data))
+                header: Array(row["header"] as Data), sessionID: (row["session_id"] as Data?).map { Array($0) },
+                sessionPublicKey: (row["session_public_key"] as Data?).map { Array($0) })
             // The epoch key is opened before the read is recorded: a read that can serve nothing (the reader holds
             // no key, or a wrap fails its check) is recorded as an `error`, like a transcript read, not `allowed`.
             let epoch: BoxKeyPair
@@ -268,8 +277,15 @@ extension Vault {
         let keyID = row.keyID
         let streamKey: SecretBytes
         do {
-            streamKey = try LabelledWrap.open(
-                row.sealedKey, with: epoch, label: .contentKey, scope: messageID.bytes, keyID: keyID)
+            if let sessionID = row.sessionID {
+                let session = try openSenderSession(
+                    id: sessionID, caseID: caseID, epoch: epoch, publicKey: row.sessionPublicKey, as: user)
+                guard session.epochKeyID == keyID else { throw VaultError.integrity("session of another epoch") }
+                streamKey = try session.unwrap(row.sealedKey, ad: session.contentKeyAD(messageID: messageID.bytes))
+            } else {
+                streamKey = try LabelledWrap.open(
+                    row.sealedKey, with: epoch, label: .contentKey, scope: messageID.bytes, keyID: keyID)
+            }
         } catch {
             throw VaultError.integrity("the content key of message \(messageID) does not open; the row was altered")
         }

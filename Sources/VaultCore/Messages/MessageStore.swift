@@ -55,11 +55,17 @@ enum MessageStore {
     /// otherwise it is read here. (A wrong one fails on the UNIQUE (case_id, seq) key.)
     /// - Returns: the envelope hash stored with the row (for the write's access-log entry).
     @discardableResult
+    /// A version 2 envelope stores its session's public key first (`sessionPublicKey`, once per session).
     static func insert(
-        _ db: Database, _ e: Envelope, case c: CaseRow, externalID: String?, writtenBy: String, seq known: Int? = nil,
-        now: Int64
+        _ db: Database, _ e: Envelope, sessionPublicKey: [UInt8]? = nil, case c: CaseRow, externalID: String?,
+        writtenBy: String, seq known: Int? = nil, now: Int64
     ) throws -> [UInt8] {
         let hash = e.hash
+        if let sessionID = e.sessionID {
+            guard let sessionPublicKey else { throw VaultError.integrity("a v2 envelope without its session key") }
+            try SenderSessions.store(
+                db, sessionID: sessionID, caseID: c.id, epochKeyID: e.epochKeyID, publicKey: sessionPublicKey, now: now)
+        }
         guard
             let seq = try known
                 ?? Int.fetchOne(
@@ -69,12 +75,14 @@ enum MessageStore {
         try db.cachedStatement(
             sql: """
                 INSERT INTO messages (id, case_id, seq, desk_id, external_id, epoch_key_id, direction, kind, author, sent_at,
-                    body, sealed_key, envelope_hash, written_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    body, sealed_key, envelope_hash, written_by, created_at, session_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(
             arguments: [
                 Data(e.messageID.bytes), Data(c.id.bytes), seq, Data(c.deskID.bytes), externalID, Data(e.epochKeyID),
                 e.direction, e.kind, e.author, e.sentAt, Data(e.body), Data(e.key), Data(hash), writtenBy, now,
+                e.sessionID.map { Data($0) },
             ])
         let inbound = e.direction == "inbound"
         try db.cachedStatement(

@@ -78,10 +78,12 @@ extension Vault {
             let channelUser = try self.openChannelUser(sealedUser, case: c, desk: desk, with: epoch0)
             let epoch = try self.epochKey(db, case: c, epoch: c.currentEpoch)
             let now = self.now()
-            let envelope = try Envelope.seal(
-                plaintext: plain, messageID: ID.v7(milliseconds: now), caseID: c.id, epochPublicKey: epoch.publicKey,
+            let (envelope, sessionPublicKey) = try self.sealEnvelope(
+                plain, messageID: ID.v7(milliseconds: now), caseID: c.id, epochPublicKey: epoch.publicKey,
                 direction: "outbound", kind: "text", author: user.username, sentAt: now)
-            try MessageStore.insert(db, envelope, case: c, externalID: nil, writtenBy: user.username, now: now)
+            try MessageStore.insert(
+                db, envelope, sessionPublicKey: sessionPublicKey, case: c, externalID: nil, writtenBy: user.username,
+                now: now)
             let retryKey = ID.v4().description
             var inner = Plaintext.object([
                 ("retry_key", .string(retryKey)), ("text", .string(text)), ("to", .string(channelUser)),

@@ -19,10 +19,13 @@ struct StoredMessage: Sendable {
     var contentSize: Int64?
     var delivery: String?
     var writtenBy: String?
+    /// Version 2: the sender session's id and its stored public key.
+    var sessionID: [UInt8]?
+    var sessionPublicKey: [UInt8]?
 
     /// From the transcript query's columns, by position (name lookups cost more than the decryption):
     /// id, seq, epoch_key_id, direction, kind, author, sent_at, body, sealed_key, retracted, written_by,
-    /// content_state, content_type, content_size, delivery.
+    /// content_state, content_type, content_size, delivery, session_id, session_public_key.
     init(transcriptRow row: Row) throws {
         let blob = { (i: Int) throws -> [UInt8] in
             do {
@@ -47,6 +50,8 @@ struct StoredMessage: Sendable {
         self.contentType = row[12]
         self.contentSize = row[13]
         self.delivery = row[14]
+        if !row.hasNull(atIndex: 15) { self.sessionID = try blob(15) }
+        if !row.hasNull(atIndex: 16) { self.sessionPublicKey = try blob(16) }
     }
 
     init(row: Row) throws {
@@ -68,11 +73,12 @@ struct StoredMessage: Sendable {
         self.contentSize = row.hasColumn("content_size") ? row["content_size"] : nil
         self.delivery = row.hasColumn("delivery") ? row["delivery"] : nil
         self.writtenBy = row.hasColumn("written_by") ? row["written_by"] : nil
+        self.sessionID = row.hasColumn("session_id") ? (row["session_id"] as Data?).map { Array($0) } : nil
     }
 
     func envelope(caseID: ID) -> Envelope {
         Envelope(
             messageID: id, caseID: caseID, epochKeyID: epochKeyID, direction: direction, kind: kind, author: author,
-            sentAt: sentAt, body: body, key: key)
+            sentAt: sentAt, body: body, key: key, sessionID: sessionID)
     }
 }

@@ -8,6 +8,9 @@ public final class UnlockedUser: Sendable {
     let box: BoxKeyPair
     let signing: SigningKeyPair
     private let unwrapped = Mutex<[[UInt8]: BoxKeyPair]>([:])
+    /// Opened sender sessions (envelope v2) by session id, for the session's lifetime.
+    private let senderSessions = Mutex<[[UInt8]: SenderSessionKey]>([:])
+    static let sessionCacheLimit = 10_000
 
     init(keys: UserKeys, box: BoxKeyPair, signing: SigningKeyPair) {
         self.keys = keys
@@ -27,8 +30,20 @@ public final class UnlockedUser: Sendable {
         }
         unwrapped.withLock { $0[kept.keyID] = kept }
     }
-    /// Drops every unwrapped desk and case key (logout, expiry, rotation).
-    func forget() { unwrapped.withLock { $0.removeAll() } }
+    func cachedSession(_ id: [UInt8]) -> SenderSessionKey? { senderSessions.withLock { $0[id] } }
+    /// Keeps an opened sender session key (in sodium_malloc memory) for the session's lifetime; at most
+    /// `sessionCacheLimit` of them (then the cache starts over).
+    func cache(_ session: SenderSessionKey) {
+        senderSessions.withLock {
+            if $0.count >= Self.sessionCacheLimit { $0.removeAll() }
+            $0[session.id] = session
+        }
+    }
+    /// Drops every unwrapped desk and case key and every opened sender session (logout, expiry, rotation).
+    func forget() {
+        unwrapped.withLock { $0.removeAll() }
+        senderSessions.withLock { $0.removeAll() }
+    }
 
     func caller(requestID: String) -> Caller { Caller(actor: username, role: role.rawValue, requestID: requestID) }
 }

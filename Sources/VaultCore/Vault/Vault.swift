@@ -21,6 +21,7 @@ public final class Vault: Sendable {
     let manifests = VerifiedManifests()
     let manifestHeads: ManifestHeads
     let hints = IngestHints()
+    let senderSessions = SenderSessions()
     let relayTokens = RelayTokenCache()
     let stateMAC: StateMAC
     let checkpointAppender: CheckpointAppender

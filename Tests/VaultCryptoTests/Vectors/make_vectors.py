@@ -172,6 +172,14 @@ TOKEN_RANDOM = H("f0e1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899aabbccddee
 
 BREAKGLASS_REASON = "緊急: 本人の安全確認のため (imminent risk)"
 
+# Envelope version 2 (FORMAT.md §1.8): the sender session's ephemeral X25519 secret and the wrap nonce
+SESSION_SECRET = H("4444444444444444444444444444444444444444444444444444444444444444")
+MESSAGE_KEY_NONCE = H("606162636465666768696a6b6c6d6e6f7071727374757677")
+LABEL_SESSION_ID = "consultvault/session-id/v2"
+LABEL_SESSION_KEY = "consultvault/session-key/v2"
+LABEL_MESSAGE_KEY_V2 = "consultvault/message-key/v2"
+FORMAT_VERSION_2 = b"\x02"
+
 LABEL_MESSAGE_KEY = "consultvault/message-key/v1"
 LABEL_DESK_QUEUE = "consultvault/desk-queue/v1"
 LABEL_USER_KEYS = "consultvault/user-keys/v1"
@@ -272,6 +280,39 @@ def build(previous):
         assert (int.from_bytes(MESSAGE_ID[:6], "big") == SENT_AT_MS and MESSAGE_ID[6] >> 4 == 7
                 and MESSAGE_ID[8] >> 6 == 2), "UUIDv7"
     checks.append(check_envelope)
+
+    # --- 1.8 message envelope, version 2 (sender session); same message, key and body nonce as above
+    session_pk = x25519_public(SESSION_SECRET)
+    session_id = blake2b(canon(LABEL_SESSION_ID, CASE_ID, epoch_kid, session_pk), 16)
+    shared = sodium.crypto_scalarmult(SESSION_SECRET, epoch_pk)
+    session_key = blake2b(canon(LABEL_SESSION_KEY, session_id, session_pk, epoch_pk), 32, key=shared)
+    aad_v2 = canon(FORMAT_VERSION_2, MESSAGE_ID, CASE_ID, epoch_kid, session_id, direction, kind, author,
+                   u64be(SENT_AT_MS))
+    body_v2 = MESSAGE_NONCE + aead_encrypt(plaintext, aad_v2, MESSAGE_NONCE, MESSAGE_KEY)
+    key_ad_v2 = canon(LABEL_MESSAGE_KEY_V2, aad_v2)
+    key_v2 = MESSAGE_KEY_NONCE + aead_encrypt(MESSAGE_KEY, key_ad_v2, MESSAGE_KEY_NONCE, session_key)
+    envelope_v2 = {
+        "message_id": MESSAGE_ID.hex(), "case_id": CASE_ID.hex(),
+        "epoch_public_key": epoch_pk.hex(), "epoch_secret_key": EPOCH_SECRET.hex(),
+        "epoch_key_id": epoch_kid.hex(), "direction": direction, "kind": kind, "author": author,
+        "sent_at_ms": SENT_AT_MS, "plaintext": plaintext.hex(), "message_key": MESSAGE_KEY.hex(),
+        "nonce": MESSAGE_NONCE.hex(), "session_secret_key": SESSION_SECRET.hex(),
+        "session_public_key": session_pk.hex(), "session_id": session_id.hex(), "shared_secret": shared.hex(),
+        "session_key": session_key.hex(), "key_nonce": MESSAGE_KEY_NONCE.hex(), "aad": aad_v2.hex(),
+        "body": body_v2.hex(), "key_ad": key_ad_v2.hex(), "key": key_v2.hex(),
+        "envelope_hash": blake2b(canon(aad_v2, body_v2, key_v2), 32).hex(),
+    }
+
+    def check_envelope_v2():
+        # the reader's path: the epoch secret and the stored session public key give the same session key
+        shared_r = sodium.crypto_scalarmult(EPOCH_SECRET, session_pk)
+        assert shared_r == shared
+        assert blake2b(canon(LABEL_SESSION_ID, CASE_ID, epoch_kid, session_pk), 16) == session_id
+        key_r = blake2b(canon(LABEL_SESSION_KEY, session_id, session_pk, epoch_pk), 32, key=shared_r)
+        k = aead_decrypt(key_v2[24:], key_ad_v2, key_v2[:24], key_r)
+        assert k == MESSAGE_KEY and len(key_v2) == 72
+        assert aead_decrypt(body_v2[24:], aad_v2, body_v2[:24], k) == plaintext
+    checks.append(check_envelope_v2)
 
     # --- 2. labelled wrap: desk queue secret sealed to kenji's user X25519 key
     queue_kid = key_id(queue_pk)
@@ -470,6 +511,7 @@ def build(previous):
         "canonical": canonical,
         "key_id": key_ids,
         "envelope": envelope,
+        "envelope_v2": envelope_v2,
         "labelled_wrap": labelled_wrap,
         "user_keys": user_keys,
         "epoch_signature": epoch_signature,
