@@ -42,6 +42,7 @@ import VaultTestSupport
                 )
                 .status == .badRequest)
 
+            let goodSession = try BoxKeyPair.generate().publicKey
             let good: [String: Any] = [
                 "message_id": ID.v7(milliseconds: 1_795_000_000_000).description, "key_id": keyID,
                 "sent_at": "2026-11-22T09:00:00.123+09:00", "kind": "text",
@@ -70,6 +71,29 @@ import VaultTestSupport
                 sealed { $0.removeValue(forKey: "body") },
                 sealed({ _ in }, outer: ["case_id": "not-a-uuid"]),
                 sealed({ _ in }, outer: ["text": "plaintext too"]),
+                // Version 2 shapes: unknown version, a session key without version 2, version 2 without one,
+                // a short or low-order session key, a version 1 key length in version 2, a wrong type.
+                sealed { $0["version"] = 3 },
+                sealed { $0["version"] = "2" },
+                sealed { $0["session_public_key"] = Data(repeating: 9, count: 32).base64EncodedString() },
+                sealed {
+                    $0["version"] = 2
+                    $0["key"] = Data(repeating: 2, count: 72).base64EncodedString()
+                },
+                sealed {
+                    $0["version"] = 2
+                    $0["key"] = Data(repeating: 2, count: 72).base64EncodedString()
+                    $0["session_public_key"] = Data(repeating: 9, count: 31).base64EncodedString()
+                },
+                sealed {
+                    $0["version"] = 2
+                    $0["key"] = Data(repeating: 2, count: 72).base64EncodedString()
+                    $0["session_public_key"] = Data(repeating: 0, count: 32).base64EncodedString()
+                },
+                sealed {
+                    $0["version"] = 2
+                    $0["session_public_key"] = Data(goodSession).base64EncodedString()
+                },
             ]
             for body in bad {
                 let r = try await client.call(.post, "/v1/messages", token: f.relayToken, json: body)
@@ -89,8 +113,26 @@ import VaultTestSupport
             // The well-formed one is stored (the vault cannot open it; a reader would see it unreadable).
             let ok = try await client.call(.post, "/v1/messages", token: f.relayToken, json: sealed { _ in })
             #expect(ok.status == .created)
+            // A well-formed version 2 form is stored with its session (one row for the session's two messages).
+            for _ in 0..<2 {
+                let v2 = try await client.call(
+                    .post, "/v1/messages", token: f.relayToken,
+                    json: sealed {
+                        $0["message_id"] = ID.v7(milliseconds: 1_795_000_000_000).description
+                        $0["version"] = 2
+                        $0["key"] = Data(repeating: 2, count: 72).base64EncodedString()
+                        $0["session_public_key"] = Data(goodSession).base64EncodedString()
+                    })
+                #expect(v2.status == .created)
+            }
         }
-        let count = try await f.vault.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM messages") }
-        #expect(count == 1)
+        let (count, sessions) = try await f.vault.database.read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM messages"),
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM sender_sessions")
+            )
+        }
+        #expect(count == 3)
+        #expect(sessions == 1)
     }
 }
