@@ -73,6 +73,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "consultvault-bench", dependencies: ["VaultCore"]),
+        .executableTarget(
+            name: "consultvault-echo", dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
         .target(name: "VaultTestSupport", dependencies: ["VaultCore", "VaultCrypto"], path: "Tests/Support"),
         .testTarget(name: "VaultCryptoTests", dependencies: ["VaultCrypto"], exclude: ["Vectors"]),
         .testTarget(
