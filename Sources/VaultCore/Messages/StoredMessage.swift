@@ -18,11 +18,13 @@ struct StoredMessage: Sendable {
     var contentType: String?
     var contentSize: Int64?
     var delivery: String?
+    /// The relay's ack detail for an outbound reply (e.g. `line:400`).
+    var deliveryDetail: String?
     var writtenBy: String?
 
     /// From the transcript query's columns, by position (name lookups cost more than the decryption):
     /// id, seq, epoch_key_id, direction, kind, author, sent_at, body, sealed_key, retracted, written_by,
-    /// content_state, content_type, content_size, delivery.
+    /// content_state, content_type, content_size, delivery, delivery_detail.
     init(transcriptRow row: Row) throws {
         let blob = { (i: Int) throws -> [UInt8] in
             do {
@@ -47,6 +49,7 @@ struct StoredMessage: Sendable {
         self.contentType = row[12]
         self.contentSize = row[13]
         self.delivery = row[14]
+        self.deliveryDetail = row[15]
     }
 
     init(row: Row) throws {
@@ -67,6 +70,7 @@ struct StoredMessage: Sendable {
         self.contentType = row.hasColumn("content_type") ? row["content_type"] : nil
         self.contentSize = row.hasColumn("content_size") ? row["content_size"] : nil
         self.delivery = row.hasColumn("delivery") ? row["delivery"] : nil
+        self.deliveryDetail = row.hasColumn("delivery_detail") ? row["delivery_detail"] : nil
         self.writtenBy = row.hasColumn("written_by") ? row["written_by"] : nil
     }
 
