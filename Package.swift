@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/console-kit.git", from: "4.16.2"),
         // No traits: serve decodes its JSON file itself (see ServeConfigFile), as hummingbird also asks for none.
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: []),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -57,12 +58,28 @@ let package = Package(
             ],
             resources: [.copy("Resources/openapi.yaml")]
         ),
+        // The LINE relay (`consultvault relay`): faces the internet, holds no database and no vault key.
+        .target(
+            name: "VaultRelay",
+            dependencies: [
+                "VaultCrypto",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "consultvault",
             dependencies: [
                 "VaultCore",
                 "VaultCrypto",
                 "VaultHTTP",
+                "VaultRelay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ConsoleKitTerminal", package: "console-kit"),
@@ -77,6 +94,7 @@ let package = Package(
             name: "consultvault-echo", dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
         .target(name: "VaultTestSupport", dependencies: ["VaultCore", "VaultCrypto"], path: "Tests/Support"),
         .testTarget(name: "VaultCryptoTests", dependencies: ["VaultCrypto"], exclude: ["Vectors"]),
+        .testTarget(name: "VaultRelayTests", dependencies: ["VaultRelay", "VaultCrypto"]),
         .testTarget(
             name: "VaultCoreTests",
             dependencies: [

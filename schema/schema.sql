@@ -103,6 +103,12 @@ CREATE TABLE content_chunks (
     PRIMARY KEY (message_id, idx)
 ) WITHOUT ROWID;
 
+CREATE TABLE content_gone (
+    message_id BLOB PRIMARY KEY NOT NULL CHECK (length(message_id) = 16),
+    marked_by TEXT NOT NULL,
+    marked_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE desk_keys (
     key_id BLOB PRIMARY KEY NOT NULL CHECK (length(key_id) = 16),
     desk_id BLOB NOT NULL REFERENCES desks(id),

@@ -111,7 +111,7 @@ struct CaseController {
         let user = try await auth.staff(request)
         let id = try context.parameters.requireID("id", "case id")
         let body = try await JSONBody.decode(TextRequest.self, from: request, limit: maxBodyBytes)
-        guard body.text.utf8.count <= 5000 else {
+        guard body.text.count <= 5000 else {
             throw APIError.invalid("`text` is longer than LINE's 5,000-character message limit")
         }
         let replyID = try await vault.queueReply(caseID: id, text: body.text, as: user, requestID: context.requestID)
@@ -190,6 +190,9 @@ struct CaseController {
             w.raw(",")
             w.key("delivery")
             w.string(m.delivery)
+            w.raw(",")
+            w.key("delivery_detail")
+            w.string(m.deliveryDetail)
             w.raw(",")
             w.key("direction")
             w.string(m.direction)

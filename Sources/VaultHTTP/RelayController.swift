@@ -85,6 +85,7 @@ struct RelayController {
         router.post("/v1/line/:desk/webhook", use: lineWebhook)
         router.post("/v1/intake/route", use: route)
         router.put("/v1/messages/:id/content", use: putContent)
+        router.delete("/v1/messages/:id/content", use: deleteContent)
         router.get("/v1/relay/outbox", use: outbox)
         router.post("/v1/relay/outbox/:id/ack", use: ack)
     }
@@ -93,6 +94,7 @@ struct RelayController {
         struct Item: Encodable {
             let id: String
             let caseId: String
+            let desk: String
             let createdAt: String
             let box: String
         }
@@ -128,16 +130,30 @@ struct RelayController {
         return try JSONBody.response(["message_id": id.description, "size": String(size)], status: .created)
     }
 
-    /// `GET /v1/relay/outbox?lease=SECONDS`: replies waiting, leased to this caller.
+    /// `DELETE /v1/messages/{id}/content`: LINE no longer has the content; the message stays, marked without it.
+    @Sendable func deleteContent(_ request: Request, context: VaultRequestContext) async throws -> Response {
+        let relay = try await auth.relay(request)
+        let id = try context.parameters.requireID("id", "message id")
+        try await vault.markContentGone(messageID: id, relay: relay, requestID: context.requestID)
+        return Response(status: .noContent, headers: [.cacheControl: "no-store"])
+    }
+
+    /// `GET /v1/relay/outbox?desk=D&lease=SECONDS`: replies waiting (of desk D, or of all the token's desks), leased
+    /// to this caller.
     @Sendable func outbox(_ request: Request, context: VaultRequestContext) async throws -> Response {
         let relay = try await auth.relay(request)
-        let lease = try Query(request: request).int("lease", range: 1...600) ?? 60
-        let items = try await vault.leaseOutbox(relay: relay, leaseSeconds: lease, requestID: context.requestID)
+        let query = Query(request: request)
+        let lease = try query.int("lease", range: 1...600) ?? 60
+        let desk = try query.string("desk", maxLength: 64)
+        if let desk { try Self.check(desk, "desk", max: 64) }
+        let items = try await vault.leaseOutbox(
+            relay: relay, desk: desk, leaseSeconds: lease, requestID: context.requestID)
         return try JSONBody.response(
             OutboxJSON(
                 items: items.map {
                     .init(
-                        id: $0.id.description, caseId: $0.caseID.description, createdAt: Timestamp.format($0.createdAt),
+                        id: $0.id.description, caseId: $0.caseID.description, desk: $0.desk,
+                        createdAt: Timestamp.format($0.createdAt),
                         box: Data($0.box).base64EncodedString())
                 }))
     }

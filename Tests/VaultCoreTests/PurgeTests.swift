@@ -50,6 +50,7 @@ import VaultTestSupport
             "messages": "case_id IN (\(p))",
             "message_content": "message_id IN (\(m))",
             "content_chunks": "message_id IN (\(m))",
+            "content_gone": "message_id IN (\(m))",
             "outbox": "case_id IN (\(p)) OR message_id IN (\(m))",
             "case_reads": "case_id IN (\(p))",
             "case_grants": "case_id IN (\(p))",

@@ -18,13 +18,16 @@ public struct TranscriptMessage: Sendable, Equatable {
     public let retracted: Bool
     /// Outbound replies: the outbox state (`pending`, `delivered`, `failed`); nil otherwise.
     public let delivery: String?
+    /// Outbound replies: the relay's ack detail (e.g. `line:400`); nil otherwise.
+    public let deliveryDetail: String?
     /// Whether `text` is known to hold no byte JSON escapes (`"`, `\`, control characters), so a writer may copy it
     /// as is. Set for the common `{"text":"…"}` plaintext, whose text was checked while it was read.
     public let textIsEscapeFree: Bool
 
     init(
         id: ID, seq: Int, direction: String, kind: String, text: String?, data: [String: JSONValue]?, sentAt: Int64,
-        author: String, retracted: Bool, delivery: String?, textIsEscapeFree: Bool = false
+        author: String, retracted: Bool, delivery: String?, deliveryDetail: String? = nil,
+        textIsEscapeFree: Bool = false
     ) {
         self.id = id
         self.seq = seq
@@ -36,6 +39,7 @@ public struct TranscriptMessage: Sendable, Equatable {
         self.author = author
         self.retracted = retracted
         self.delivery = delivery
+        self.deliveryDetail = deliveryDetail
         self.textIsEscapeFree = textIsEscapeFree && text != nil
     }
 }
@@ -117,7 +121,8 @@ extension Vault {
                 sql: """
                     SELECT m.id, m.seq, m.epoch_key_id, m.direction, m.kind, m.author, m.sent_at, m.body, m.sealed_key,
                         m.retracted, m.written_by, c.state AS content_state, c.content_type, c.size AS content_size,
-                        o.status AS delivery, m.session_id, s.public_key AS session_public_key
+                        o.status AS delivery, o.detail AS delivery_detail, m.session_id,
+                        s.public_key AS session_public_key
                     FROM messages m LEFT JOIN message_content c ON c.message_id = m.id
                     LEFT JOIN outbox o ON o.message_id = m.id LEFT JOIN sender_sessions s ON s.id = m.session_id
                     WHERE m.case_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?
@@ -260,7 +265,7 @@ extension Vault {
                 return TranscriptMessage(
                     id: m.id, seq: m.seq, direction: m.direction, kind: m.kind, text: nil,
                     data: ["error": .string("does_not_authenticate")], sentAt: m.sentAt, author: m.author,
-                    retracted: m.retracted, delivery: m.delivery)
+                    retracted: m.retracted, delivery: m.delivery, deliveryDetail: m.deliveryDetail)
             }
             throw VaultError.integrity("message \(m.id) does not authenticate; the stored row was altered")
         }
@@ -270,6 +275,7 @@ extension Vault {
             return TranscriptMessage(
                 id: m.id, seq: m.seq, direction: m.direction, kind: m.kind, text: hidden ? nil : fast, data: nil,
                 sentAt: m.sentAt, author: m.author, retracted: m.retracted, delivery: m.delivery,
+                deliveryDetail: m.deliveryDetail,
                 textIsEscapeFree: true)
         }
         var object = (try? JSONDecoder().decode([String: JSONValue].self, from: Data(plain))) ?? [:]
@@ -283,7 +289,7 @@ extension Vault {
         return TranscriptMessage(
             id: m.id, seq: m.seq, direction: m.direction, kind: m.kind, text: hidden ? nil : text,
             data: m.kind == "text" || hidden ? nil : object, sentAt: m.sentAt, author: m.author,
-            retracted: m.retracted, delivery: m.delivery)
+            retracted: m.retracted, delivery: m.delivery, deliveryDetail: m.deliveryDetail)
     }
 
     /// The text of a `{"text":"…"}` plaintext whose string has no escapes (valid UTF-8); nil for anything else.

@@ -166,6 +166,10 @@ extension Vault {
             guard Self.mediaKinds.contains(kind) else {
                 throw VaultError.conflict("message \(messageID) is not an image, video, audio or file message")
             }
+            if try Self.isContentGone(db, messageID) {
+                throw VaultError.conflict(
+                    "the content of message \(messageID) was marked gone; it can no longer be stored")
+            }
             if let state = try String.fetchOne(
                 db, sql: "SELECT state FROM message_content WHERE message_id = ?", arguments: [Data(messageID.bytes)])
             {

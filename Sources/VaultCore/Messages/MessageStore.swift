@@ -149,6 +149,7 @@ enum MessageStore {
         [
             "DELETE FROM content_chunks WHERE message_id IN (\(ids))",
             "DELETE FROM message_content WHERE message_id IN (\(ids))",
+            "DELETE FROM content_gone WHERE message_id IN (\(ids))",
             "DELETE FROM outbox WHERE message_id IN (\(ids))",
             "UPDATE line_events SET message_id = NULL WHERE message_id IN (\(ids))",
         ]

@@ -6,6 +6,8 @@ import VaultCrypto
 public struct OutboxItem: Sendable, Equatable {
     public let id: ID
     public let caseID: ID
+    /// The desk's name: the relay picks the channel (access token, relay key) by it.
+    public let desk: String
     public let createdAt: Int64
     public let box: [UInt8]
 }
@@ -105,30 +107,43 @@ extension Vault {
         return try outcome.get()
     }
 
-    /// Leases up to `limit` pending replies of the relay's desks to it for `leaseSeconds` (items leased to
-    /// another caller and not yet expired are skipped, so two relays never get the same item at once).
-    public func leaseOutbox(relay: RelayPrincipal, leaseSeconds: Int, limit: Int = 100, requestID: String) async throws
-        -> [OutboxItem]
-    {
+    /// Leases up to `limit` pending replies of the relay's desks (or of `desk` only) to it for `leaseSeconds`. Items
+    /// leased to this same token are offered again at once (a restarted relay); items leased to another token are
+    /// skipped until their lease ends, so two relays never get the same item at once. Delivered and failed items
+    /// are never offered again.
+    /// - Throws: `.forbidden` (recorded) for a `desk` this token is not issued for; `.notFound` for an unknown desk.
+    public func leaseOutbox(
+        relay: RelayPrincipal, desk deskName: String? = nil, leaseSeconds: Int, limit: Int = 100, requestID: String
+    ) async throws -> [OutboxItem] {
         let caller = relay.caller(requestID: requestID)
-        let desks = relay.deskIDs.map { Data($0.bytes) }
-        guard !desks.isEmpty else { return [] }
-        return try await database.batched { db in
+        guard !relay.deskIDs.isEmpty else { return [] }
+        let outcome: Result<[OutboxItem], VaultError> = try await database.batched { db in
             try self.assertRelayLive(db, relay)
+            var desks = relay.deskIDs.map { Data($0.bytes) }
+            if let deskName {
+                guard let desk = try self.desk(db, name: deskName) else {
+                    throw VaultError.notFound("no desk \(deskName)")
+                }
+                if case .denied(let e) = self.relayCovers(relay, deskID: desk.id, deskName: deskName) {
+                    return try self.refuse(db, caller, "relay.outbox.lease", "desk:\(deskName)", e)
+                }
+                desks = [Data(desk.id.bytes)]
+            }
             let now = self.now()
             let placeholders = Array(repeating: "?", count: desks.count).joined(separator: ", ")
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, case_id, created_at, box FROM outbox WHERE desk_id IN (\(placeholders))
-                    AND status != 'delivered' AND (lease_holder IS NULL OR lease_until <= ? OR lease_holder = ?)
-                    ORDER BY created_at LIMIT ?
+                    SELECT o.id, o.case_id, o.created_at, o.box, d.name FROM outbox o JOIN desks d ON d.id = o.desk_id
+                    WHERE o.desk_id IN (\(placeholders)) AND o.status = 'pending'
+                    AND (o.lease_holder IS NULL OR o.lease_until <= ? OR o.lease_holder = ?)
+                    ORDER BY o.created_at LIMIT ?
                     """,
                 arguments: StatementArguments(
                     desks + [now, relay.name, min(max(limit, 1), 1000)] as [DatabaseValueConvertible]))
             var items: [OutboxItem] = []
             for row in rows {
-                guard let id = ID(bytes: Array(row["id"] as Data)), let cid = ID(bytes: Array(row["case_id"] as Data))
+                guard let id = ID(bytes: Array(row[0] as Data)), let cid = ID(bytes: Array(row[1] as Data))
                 else { continue }
                 try db.execute(
                     sql:
@@ -136,15 +151,17 @@ extension Vault {
                     arguments: [relay.name, now + Int64(leaseSeconds) * 1000, now, Data(id.bytes)])
                 try self.record(db, caller, "relay.outbox.lease", "outbox:\(id)")
                 items.append(
-                    OutboxItem(id: id, caseID: cid, createdAt: row["created_at"], box: Array(row["box"] as Data)))
+                    OutboxItem(id: id, caseID: cid, desk: row[4], createdAt: row[2], box: Array(row[3] as Data)))
             }
-            return items
+            return .success(items)
         }
+        return try outcome.get()
     }
 
     /// Records the relay's delivery result for an item it holds the lease of: `delivered` removes it from the
-    /// outbox (its sealed box is erased; the case shows `delivered`), `failed` shows `failed` on the case and leaves
-    /// the item leasable again (the relay retries with the same `retry_key`).
+    /// outbox (its sealed box is erased; the case shows `delivered`), `failed` is final as well: the item leaves the
+    /// outbox (box erased) and the case shows `failed` with `detail` (the relay acks `failed` only for an answer a
+    /// retry cannot change).
     /// `detail` is stored in clear, so it is only ever a short machine code (`isDeliveryCode`), never free text.
     /// - Throws: `.invalidRequest` for a `detail` that is not such a code (nothing stored); `.conflict` when the
     ///   caller does not hold a live lease; `.notFound` for an unknown item.
@@ -168,7 +185,7 @@ extension Vault {
             else { throw VaultError.notFound("no outbox item \(id)") }
             let holder: String? = row["lease_holder"]
             let until: Int64 = row["lease_until"] ?? 0
-            guard row["status"] as String != "delivered", holder == relay.name, until > self.now() else {
+            guard row["status"] as String == "pending", holder == relay.name, until > self.now() else {
                 return try self.refuse(
                     db, caller, "relay.outbox.ack", "outbox:\(id)",
                     .conflict("this relay does not hold the lease of outbox item \(id); lease it again"))
@@ -176,9 +193,9 @@ extension Vault {
             try db.execute(
                 sql: """
                     UPDATE outbox SET status = ?, detail = ?, lease_holder = NULL, lease_until = NULL, updated_at = ?,
-                        box = CASE WHEN ? THEN x'' ELSE box END WHERE id = ?
+                        box = x'' WHERE id = ?
                     """,
-                arguments: [delivered ? "delivered" : "failed", detail, self.now(), delivered, Data(id.bytes)])
+                arguments: [delivered ? "delivered" : "failed", detail, self.now(), Data(id.bytes)])
             try self.record(db, caller, "relay.outbox.ack", "outbox:\(id) \(delivered ? "delivered" : "failed")")
             return .success(())
         }

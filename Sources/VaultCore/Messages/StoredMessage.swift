@@ -18,6 +18,8 @@ struct StoredMessage: Sendable {
     var contentType: String?
     var contentSize: Int64?
     var delivery: String?
+    /// The relay's ack detail for an outbound reply (e.g. `line:400`).
+    var deliveryDetail: String?
     var writtenBy: String?
     /// Version 2: the sender session's id and its stored public key.
     var sessionID: [UInt8]?
@@ -25,7 +27,7 @@ struct StoredMessage: Sendable {
 
     /// From the transcript query's columns, by position (name lookups cost more than the decryption):
     /// id, seq, epoch_key_id, direction, kind, author, sent_at, body, sealed_key, retracted, written_by,
-    /// content_state, content_type, content_size, delivery, session_id, session_public_key.
+    /// content_state, content_type, content_size, delivery, delivery_detail, session_id, session_public_key.
     init(transcriptRow row: Row) throws {
         let blob = { (i: Int) throws -> [UInt8] in
             do {
@@ -50,8 +52,9 @@ struct StoredMessage: Sendable {
         self.contentType = row[12]
         self.contentSize = row[13]
         self.delivery = row[14]
-        if !row.hasNull(atIndex: 15) { self.sessionID = try blob(15) }
-        if !row.hasNull(atIndex: 16) { self.sessionPublicKey = try blob(16) }
+        self.deliveryDetail = row[15]
+        if !row.hasNull(atIndex: 16) { self.sessionID = try blob(16) }
+        if !row.hasNull(atIndex: 17) { self.sessionPublicKey = try blob(17) }
     }
 
     init(row: Row) throws {
@@ -72,6 +75,7 @@ struct StoredMessage: Sendable {
         self.contentType = row.hasColumn("content_type") ? row["content_type"] : nil
         self.contentSize = row.hasColumn("content_size") ? row["content_size"] : nil
         self.delivery = row.hasColumn("delivery") ? row["delivery"] : nil
+        self.deliveryDetail = row.hasColumn("delivery_detail") ? row["delivery_detail"] : nil
         self.writtenBy = row.hasColumn("written_by") ? row["written_by"] : nil
         self.sessionID = row.hasColumn("session_id") ? (row["session_id"] as Data?).map { Array($0) } : nil
     }

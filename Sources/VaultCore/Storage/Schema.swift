@@ -48,6 +48,9 @@ extension VaultDatabase {
             // attachment keys of version 2 name their session (NULL: version 1).
             for statement in senderSessionSchema { try db.execute(sql: statement) }
         }
+        m.registerMigration("v9-relay-content-gone") { db in
+            for statement in Vault.contentGoneSchema { try db.execute(sql: statement) }
+        }
         return m
     }
 
