@@ -54,6 +54,7 @@ import VaultTestSupport
             "case_reads": "case_id IN (\(p))",
             "case_grants": "case_id IN (\(p))",
             "access_requests": "case_id IN (\(p))",
+            "disclosures": "case_id IN (\(p))",
             "case_epochs": "case_id IN (\(p))",
             "cases": "id IN (\(p))",
             "key_wraps": "key_id IN (\(k)) OR recipient_key_id IN (\(k))",

@@ -88,6 +88,10 @@ import VaultTestSupport
             let approved = try await client.call(.post, "/v1/disclosures/\(id)/approve", token: sup2)
             #expect(approved.status == .ok, "\(approved.json)")
             #expect(approved.json["state"] as? String == "approved" && approved.json["decided_by"] as? String == "sup2")
+            // The approver's build grant ends with the build: no reading the case afterwards.
+            #expect(try await client.call(.get, "/v1/cases/\(cid)/messages", token: sup2).status == .forbidden)
+            #expect(
+                try await Self.entries(f).contains { $0.action == "breakglass.expire" && $0.target == "case:\(cid)" })
             #expect(try await client.call(.post, "/v1/disclosures/\(id)/approve", token: sup2).status == .conflict)
             #expect(try await client.call(.post, "/v1/disclosures/\(id)/decline", token: sup2).status == .conflict)
 

@@ -27,7 +27,8 @@ public struct DisclosureSummary: Sendable, Equatable {
 extension Vault {
     /// How long an approved package waits for its download.
     public static let disclosureLifetime: Int64 = 24 * 3600 * 1000
-    /// How long the approving supervisor's grant lasts while the package is built (it ends by the usual sweep).
+    /// The longest the approving supervisor's grant lasts while the package is built (`endBuildGrant` ends it
+    /// once the package is written; the expiry sweep otherwise).
     static let disclosureBuildGrant: Int64 = 5 * 60 * 1000
 
     /// `DIR/disclosures/{id}.age`: the only place a package is stored, and only as age ciphertext.
@@ -152,7 +153,7 @@ extension Vault {
         let caller = user.caller(requestID: requestID)
         let action = approve ? "disclosure.approve" : "disclosure.decline"
         let target = "disclosure:\(id)"
-        let outcome: Result<(caseID: ID, desk: String, recipient: String), VaultError> =
+        let outcome: Result<(caseID: ID, desk: String, recipient: String, seq: Int64), VaultError> =
             try await database
             .transaction { db in
                 try self.expireDisclosures(db)
@@ -183,7 +184,7 @@ extension Vault {
                         db, caseID: c.id, userID: user.id, kind: "breakglass", requestID: nil,
                         auditSeq: try AuditLog.headSeq(db), expiresAt: expires)
                 }
-                return .success((caseID, desk.name, row["recipient"] as String))
+                return .success((caseID, desk.name, row["recipient"] as String, try AuditLog.headSeq(db)))
             }
         let decided = try outcome.get()
         if approve {
@@ -191,7 +192,9 @@ extension Vault {
                 try await buildDisclosurePackage(
                     id, caseID: decided.caseID, desk: decided.desk, recipient: try AgeRecipient(decided.recipient),
                     as: user, requestID: requestID)
+                try await endBuildGrant(caseID: decided.caseID, userID: user.id, seq: decided.seq)
             } catch {
+                try? await endBuildGrant(caseID: decided.caseID, userID: user.id, seq: decided.seq)
                 try? FileManager.default.removeItem(at: disclosurePackageURL(id))
                 try await database.transaction { db in
                     try db.execute(
@@ -205,6 +208,36 @@ extension Vault {
             }
         }
         return try await database.read { db in Self.disclosureSummary(try self.disclosureRow(db, id), reason: nil) }
+    }
+
+    /// Ends the approving supervisor's build grant as soon as the package is written (instead of at its 5-minute
+    /// expiry), as the expiry sweep would: their wraps of the case's epochs go unless they are its assignee or hold
+    /// another live break-glass on it, a new epoch starts, and `breakglass.expire` is recorded.
+    func endBuildGrant(caseID: ID, userID: ID, seq: Int64) async throws {
+        try await database.transaction { db in
+            guard
+                let g = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT * FROM case_grants WHERE case_id = ? AND user_id = ? AND kind = 'breakglass'
+                        AND audit_seq = ? AND expired = 0
+                        """, arguments: [Data(caseID.bytes), Data(userID.bytes), seq]),
+                let c = try self.findCase(db, id: caseID)
+            else { return }
+            try self.checkGrant(g)
+            let mac = self.stateMAC.tag(.grant, Self.grantFields(g, expired: true))
+            try db.execute(
+                sql: "UPDATE case_grants SET expired = 1, state_mac = ? WHERE id = ?",
+                arguments: [Data(mac), g["id"] as Data])
+            let otherGrant = try self.hasLiveGrant(db, caseID: caseID, userID: userID, kind: "breakglass")
+            if c.assigneeID != userID, !otherGrant, let user = try self.findUser(db, id: userID),
+                let pk = user.boxPublic
+            {
+                try self.revokeCaseWraps(db, case: caseID, recipient: pk)
+            }
+            try self.startEpoch(db, case: c, desk: try self.desk(db, id: c.deskID))
+            try self.record(db, Self.systemCaller, "breakglass.expire", "case:\(caseID)")
+        }
     }
 
     /// Reads the case with `user`'s keys (recorded reads) and writes the age-encrypted package.
