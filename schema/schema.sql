@@ -148,6 +148,27 @@ CREATE TABLE desks (
     created_at INTEGER NOT NULL
 , pending_retention_days INTEGER CHECK (pending_retention_days IS NULL OR pending_retention_days >= 0), unsend_policy TEXT NOT NULL DEFAULT 'keep-marked' CHECK (unsend_policy IN ('keep-marked', 'delete')), state_mac BLOB, recovery_vouched_by TEXT);
 
+CREATE TABLE disclosures (
+    id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    case_id BLOB NOT NULL CHECK (length(case_id) = 16),
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    requester_id BLOB NOT NULL REFERENCES users(id),
+    recipient TEXT NOT NULL CHECK (recipient LIKE 'age1%'),
+    recipient_name TEXT NOT NULL,
+    reason_sealed BLOB NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'declined', 'downloaded', 'expired')),
+    requested_at INTEGER NOT NULL,
+    request_seq INTEGER NOT NULL,
+    decided_by TEXT,
+    decided_at INTEGER,
+    package_sha256 BLOB,
+    package_size INTEGER,
+    downloaded_at INTEGER,
+    reviewer TEXT,
+    reviewed_at INTEGER,
+    review_seq INTEGER
+);
+
 CREATE TABLE key_wraps (
     id INTEGER PRIMARY KEY,
     key_id BLOB NOT NULL CHECK (length(key_id) = 16),
@@ -294,6 +315,8 @@ CREATE INDEX cases_activity ON cases(desk_id, last_message_at DESC, id DESC);
 CREATE INDEX cases_closed ON cases(status, closed_at);
 
 CREATE INDEX cases_routing ON cases(desk_id, routing_id, status);
+
+CREATE INDEX disclosures_desk ON disclosures(desk_id, requested_at);
 
 CREATE INDEX key_wraps_recipient ON key_wraps(recipient_key_id);
 

@@ -55,6 +55,7 @@ import VaultTestSupport
             "case_reads": "case_id IN (\(p))",
             "case_grants": "case_id IN (\(p))",
             "access_requests": "case_id IN (\(p))",
+            "disclosures": "case_id IN (\(p))",
             "case_epochs": "case_id IN (\(p))",
             "sender_sessions": "case_id IN (\(p))",
             "cases": "id IN (\(p))",

@@ -51,6 +51,9 @@ extension VaultDatabase {
         m.registerMigration("v9-relay-content-gone") { db in
             for statement in Vault.contentGoneSchema { try db.execute(sql: statement) }
         }
+        m.registerMigration("v9-disclosure-packages") { db in
+            for statement in disclosureSchema { try db.execute(sql: statement) }
+        }
         return m
     }
 
