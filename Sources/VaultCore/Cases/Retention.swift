@@ -183,7 +183,10 @@ extension Vault {
         let cid = Data(id.bytes)
         let messages = try MessageStore.deleteAll(db, caseID: id)
         let wraps = try deleteCaseWraps(db, case: id)
-        for table in ["outbox", "case_reads", "case_grants", "access_requests", "case_epochs"] {
+        for table in [
+            "outbox", "case_record_codes", "case_records", "auto_replies_sent", "auto_busy_pending", "case_reopens",
+            "case_reads", "case_grants", "access_requests", "case_epochs",
+        ] {
             try db.execute(sql: "DELETE FROM \(table) WHERE case_id = ?", arguments: [cid])
         }
         try deleteCaseRow(db, id: id)

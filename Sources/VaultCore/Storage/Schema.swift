@@ -43,6 +43,9 @@ extension VaultDatabase {
         }
         m.registerMigration("v7-state-macs") { db in try stateMACSchema(db, stateMAC: stateMAC) }
         m.registerMigration("v8-user-macs") { db in try userMACSchema(db, stateMAC: stateMAC) }
+        m.registerMigration("v9-records-triage") { db in
+            for statement in recordsSchema { try db.execute(sql: statement) }
+        }
         return m
     }
 
