@@ -87,6 +87,11 @@ CREATE TABLE case_grants (
     expired INTEGER NOT NULL DEFAULT 0 CHECK (expired IN (0, 1))
 , state_mac BLOB);
 
+CREATE TABLE case_keyword_flags (
+    case_id BLOB PRIMARY KEY NOT NULL REFERENCES cases(id),
+    flagged_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE case_reads (
     user_id BLOB NOT NULL REFERENCES users(id),
     case_id BLOB NOT NULL REFERENCES cases(id),
@@ -134,7 +139,7 @@ CREATE TABLE cases (
     last_inbound_at INTEGER,
     channel_user_oversight BLOB NOT NULL,
     channel_user_case BLOB NOT NULL
-, routing_key BLOB, inbound_count INTEGER NOT NULL DEFAULT 0, state_mac BLOB, keyword_flag INTEGER NOT NULL DEFAULT 0 CHECK (keyword_flag IN (0, 1)));
+, routing_key BLOB, inbound_count INTEGER NOT NULL DEFAULT 0, state_mac BLOB);
 
 CREATE TABLE content_chunks (
     message_id BLOB NOT NULL REFERENCES message_content(message_id),
@@ -181,7 +186,7 @@ CREATE TABLE desk_members (
 
 CREATE TABLE desk_settings (
     desk_id BLOB PRIMARY KEY NOT NULL REFERENCES desks(id),
-    reopen_days INTEGER NOT NULL DEFAULT 30 CHECK (reopen_days BETWEEN 0 AND 3650)
+    reopen_box BLOB NOT NULL CHECK (length(reopen_box) > 40)
 ) WITHOUT ROWID;
 
 CREATE TABLE desk_taxonomies (

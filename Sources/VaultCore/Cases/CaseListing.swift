@@ -52,7 +52,8 @@ extension Vault {
                     \(Self.unreadSQL(reader: "?")) AS unread,
                     CASE WHEN c.assignee_id IS NULL THEN 0 ELSE \(Self.unreadSQL(reader: "c.assignee_id")) END
                         AS assignee_unread,
-                    \(Self.waitingSinceSQL) AS waiting_since, \(Self.repeatContactsSQL) AS repeat_contacts
+                    \(Self.waitingSinceSQL) AS waiting_since, \(Self.repeatContactsSQL) AS repeat_contacts,
+                    EXISTS (SELECT 1 FROM case_keyword_flags k WHERE k.case_id = c.id) AS keyword_flag
                 FROM cases c JOIN desks d ON d.id = c.desk_id
                 LEFT JOIN users u ON u.id = c.assignee_id
                 WHERE c.desk_id IN (\(databaseQuestionMarks(count: desks.count)))

@@ -125,10 +125,14 @@ extension Vault {
         try db.execute(
             sql: """
                 UPDATE cases SET risk = CASE WHEN (CASE risk WHEN 'imminent' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2
-                    WHEN 'low' THEN 1 ELSE 0 END) < ? THEN ? ELSE risk END,
-                    keyword_flag = CASE WHEN ? THEN 1 ELSE keyword_flag END
+                    WHEN 'low' THEN 1 ELSE 0 END) < ? THEN ? ELSE risk END
                 WHERE id = ?
-                """, arguments: [Self.riskRank[level] ?? 0, level, keyword, Data(caseID.bytes)])
+                """, arguments: [Self.riskRank[level] ?? 0, level, Data(caseID.bytes)])
+        if keyword {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO case_keyword_flags (case_id, flagged_at) VALUES (?, ?)",
+                arguments: [Data(caseID.bytes), now()])
+        }
     }
 
     /// A desk's keyword lists, for its confirmed supervisors (recorded as `triage.read`).

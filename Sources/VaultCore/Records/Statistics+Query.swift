@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import VaultCrypto
 
 extension Vault {
     /// The longest period one statistics request covers.
@@ -38,11 +39,25 @@ extension Vault {
 
     /// The desk's reopen window in days (`desk set-reopen-window`; otherwise the vault setting, 30 by default): a
     /// person writing within it after their case closed reopens that case (Routing.swift).
+    /// - Throws: `.integrity` for a stored window that does not open under the box key or belongs to another desk.
     func reopenWindowDays(_ db: Database, deskID: ID) throws -> Int {
-        try Int.fetchOne(
-            db.cachedStatement(sql: "SELECT reopen_days FROM desk_settings WHERE desk_id = ?"),
-            arguments: [Data(deskID.bytes)]) ?? Int(settings.reopenWindowDays)
+        guard
+            let box = try Data.fetchOne(
+                db.cachedStatement(sql: "SELECT reopen_box FROM desk_settings WHERE desk_id = ?"),
+                arguments: [Data(deskID.bytes)])
+        else { return Int(settings.reopenWindowDays) }
+        let fields: [[UInt8]]
+        do {
+            fields = try SecretBox.open(Array(box), key: keys.box).withUnsafeBytes { try Canonical.decode(Array($0)) }
+        } catch {
+            throw VaultError.integrity("a desk's stored reopen window does not open under the vault's box key")
+        }
+        guard fields.count == 3, fields[0] == Self.reopenWindowLabel, fields[1] == deskID.bytes, fields[2].count == 8
+        else { throw VaultError.integrity("a desk's stored reopen window belongs to another desk") }
+        return Int(fields[2].reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
     }
+
+    static let reopenWindowLabel = Array("consultvault/reopen-window/v1".utf8)
 
     /// Routing reopened a closed case: counted as `reopened_cases` in the bucket of `now`.
     func noteReopened(_ db: Database, _ c: CaseRow) throws {
@@ -232,11 +247,13 @@ extension Vault {
         guard (0...3650).contains(days) else { throw VaultError.invalid("--days must be 0–3650") }
         try await database.transaction { db in
             guard let desk = try self.desk(db, name: name) else { throw VaultError.notFound("no desk \(name)") }
+            let plain = Canonical.encode([Self.reopenWindowLabel, desk.id.bytes, Canonical.u64(Int64(days))])
+            let box = try SecretBox.seal(try SecretBytes(copying: plain), key: self.keys.box)
             try db.execute(
                 sql: """
-                    INSERT INTO desk_settings (desk_id, reopen_days) VALUES (?, ?)
-                    ON CONFLICT (desk_id) DO UPDATE SET reopen_days = excluded.reopen_days
-                    """, arguments: [Data(desk.id.bytes), days])
+                    INSERT INTO desk_settings (desk_id, reopen_box) VALUES (?, ?)
+                    ON CONFLICT (desk_id) DO UPDATE SET reopen_box = excluded.reopen_box
+                    """, arguments: [Data(desk.id.bytes), Data(box)])
             try self.record(db, caller, "desk.reopen_window", "desk:\(name) days:\(days)")
         }
     }

@@ -41,7 +41,12 @@ extension VaultDatabase {
             updated_at INTEGER NOT NULL
         ) WITHOUT ROWID
         """,
-        "ALTER TABLE cases ADD COLUMN keyword_flag INTEGER NOT NULL DEFAULT 0 CHECK (keyword_flag IN (0, 1))",
+        """
+        CREATE TABLE case_keyword_flags (
+            case_id BLOB PRIMARY KEY NOT NULL REFERENCES cases(id),
+            flagged_at INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
         // Statistics: one ordered pass over a desk's messages in a period reads this covering index only (time
         // ordered, so an ingest appends at its right edge); cases opened and closed in a period by index.
         "CREATE INDEX messages_desk_time ON messages(desk_id, sent_at, direction, case_id, author)",
@@ -96,11 +101,12 @@ extension VaultDatabase {
         )
         """,
         "CREATE INDEX case_reopens_desk ON case_reopens(desk_id, reopened_at)",
-        // Per-desk settings of issue 17 (the reopen window of the statistics).
+        // A desk's reopen window, which decides routing (which case a message joins), so it is sealed under
+        // keys/vault-box.key and bound to the desk: a database writer cannot set one (FORMAT.md §20).
         """
         CREATE TABLE desk_settings (
             desk_id BLOB PRIMARY KEY NOT NULL REFERENCES desks(id),
-            reopen_days INTEGER NOT NULL DEFAULT 30 CHECK (reopen_days BETWEEN 0 AND 3650)
+            reopen_box BLOB NOT NULL CHECK (length(reopen_box) > 40)
         ) WITHOUT ROWID
         """,
     ]
