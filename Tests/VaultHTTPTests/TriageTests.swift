@@ -204,4 +204,48 @@ import VaultTestSupport
             #expect(try await risk() == "high")
         }
     }
+
+    @Test("a database writer can neither forge nor move a sealed desk setting (keyword lists, reopen window)")
+    func sealedSettingsResistTampering() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let sup = try await f.unlock("sup")
+        let sup2 = try await f.unlock("sup2")
+        try await f.vault.setTriageKeywords(
+            TriageKeywords(imminent: ["しにたい"]), desk: "ijime", as: sup, requestID: "t")
+        try await f.vault.setReopenWindow(desk: "ijime", days: 7, caller: .cli())
+        let (ijime, gyakutai) = try await f.vault.database.read { db in
+            (
+                try Data.fetchOne(db, sql: "SELECT id FROM desks WHERE name = 'ijime'")!,
+                try Data.fetchOne(db, sql: "SELECT id FROM desks WHERE name = 'gyakutai'")!
+            )
+        }
+        #expect(
+            try await f.vault.database.read { try f.vault.reopenWindowDays($0, deskID: ID(bytes: Array(ijime))!) } == 7)
+        // Moved to another desk: refused.
+        try await f.vault.database.writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO desk_triage SELECT ?, keywords_box, updated_at FROM desk_triage WHERE desk_id = ?",
+                arguments: [gyakutai, ijime])
+            try db.execute(
+                sql: "INSERT INTO desk_settings SELECT ?, reopen_box FROM desk_settings WHERE desk_id = ?",
+                arguments: [gyakutai, ijime])
+        }
+        await #expect(throws: VaultError.self) {
+            _ = try await f.vault.triageKeywords(desk: "gyakutai", as: sup2, requestID: "r")
+        }
+        await #expect(throws: VaultError.self) {
+            _ = try await f.vault.database.read {
+                try f.vault.reopenWindowDays($0, deskID: ID(bytes: Array(gyakutai))!)
+            }
+        }
+        // Written without the vault's box key: refused.
+        try await f.vault.database.writer.write { db in
+            try db.execute(
+                sql: "UPDATE desk_settings SET reopen_box = randomblob(80) WHERE desk_id = ?", arguments: [ijime])
+        }
+        await #expect(throws: VaultError.self) {
+            _ = try await f.vault.database.read { try f.vault.reopenWindowDays($0, deskID: ID(bytes: Array(ijime))!) }
+        }
+    }
 }
