@@ -49,6 +49,22 @@ CREATE TABLE auditor_keys (
     created_at INTEGER NOT NULL
 );
 
+CREATE TABLE auto_busy_pending (
+    case_id BLOB PRIMARY KEY NOT NULL REFERENCES cases(id),
+    spell INTEGER NOT NULL,
+    due_at INTEGER NOT NULL,
+    text BLOB NOT NULL,
+    box BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE auto_replies_sent (
+    case_id BLOB NOT NULL REFERENCES cases(id),
+    kind TEXT NOT NULL CHECK (kind IN ('welcome', 'out_of_hours', 'busy')),
+    trigger_key TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    PRIMARY KEY (case_id, kind, trigger_key)
+) WITHOUT ROWID;
+
 CREATE TABLE case_epochs (
     key_id BLOB PRIMARY KEY NOT NULL CHECK (length(key_id) = 16),
     case_id BLOB NOT NULL REFERENCES cases(id),
@@ -71,12 +87,41 @@ CREATE TABLE case_grants (
     expired INTEGER NOT NULL DEFAULT 0 CHECK (expired IN (0, 1))
 , state_mac BLOB);
 
+CREATE TABLE case_keyword_flags (
+    case_id BLOB PRIMARY KEY NOT NULL REFERENCES cases(id),
+    flagged_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE case_reads (
     user_id BLOB NOT NULL REFERENCES users(id),
     case_id BLOB NOT NULL REFERENCES cases(id),
     last_seq INTEGER NOT NULL, read_inbound INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, case_id)
 ) WITHOUT ROWID;
+
+CREATE TABLE case_record_codes (
+    case_id BLOB NOT NULL REFERENCES case_records(case_id),
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    kind TEXT NOT NULL CHECK (kind IN ('category', 'referral')),
+    code TEXT NOT NULL,
+    PRIMARY KEY (case_id, kind, code)
+);
+
+CREATE TABLE case_records (
+    case_id BLOB PRIMARY KEY NOT NULL REFERENCES cases(id),
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    age_band TEXT,
+    gender TEXT,
+    outcome TEXT,
+    updated_at INTEGER NOT NULL,
+    updated_by TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE case_reopens (
+    case_id BLOB NOT NULL REFERENCES cases(id),
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    reopened_at INTEGER NOT NULL
+);
 
 CREATE TABLE cases (
     id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
@@ -109,6 +154,12 @@ CREATE TABLE content_gone (
     marked_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+CREATE TABLE desk_auto_replies (
+    desk_id BLOB PRIMARY KEY NOT NULL REFERENCES desks(id),
+    box BLOB NOT NULL CHECK (length(box) > 40),
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE desk_keys (
     key_id BLOB PRIMARY KEY NOT NULL CHECK (length(key_id) = 16),
     desk_id BLOB NOT NULL REFERENCES desks(id),
@@ -138,6 +189,31 @@ CREATE TABLE desk_members (
     confirmed_by TEXT,
     PRIMARY KEY (desk_id, user_id)
 );
+
+CREATE TABLE desk_settings (
+    desk_id BLOB PRIMARY KEY NOT NULL REFERENCES desks(id),
+    reopen_box BLOB NOT NULL CHECK (length(reopen_box) > 40)
+) WITHOUT ROWID;
+
+CREATE TABLE desk_taxonomies (
+    desk_id BLOB PRIMARY KEY NOT NULL REFERENCES desks(id),
+    body TEXT NOT NULL CHECK (json_valid(body)),
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE desk_templates (
+    id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    desk_id BLOB NOT NULL REFERENCES desks(id),
+    box BLOB NOT NULL CHECK (length(box) > 40),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE desk_triage (
+    desk_id BLOB PRIMARY KEY NOT NULL REFERENCES desks(id),
+    keywords_box BLOB NOT NULL CHECK (length(keywords_box) > 40),
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
 
 CREATE TABLE desks (
     id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
@@ -306,19 +382,35 @@ CREATE INDEX access_requests_desk ON access_requests(desk_id, state);
 
 CREATE INDEX audit_notes_seq ON audit_notes(seq);
 
+CREATE INDEX auto_busy_pending_due ON auto_busy_pending(due_at);
+
 CREATE INDEX case_grants_expiry ON case_grants(expired, expires_at);
 
 CREATE INDEX case_grants_live ON case_grants(case_id, user_id, expired);
+
+CREATE INDEX case_record_codes_desk ON case_record_codes(desk_id, kind, code);
+
+CREATE INDEX case_records_desk ON case_records(desk_id);
+
+CREATE INDEX case_reopens_desk ON case_reopens(desk_id, reopened_at);
 
 CREATE INDEX cases_activity ON cases(desk_id, last_message_at DESC, id DESC);
 
 CREATE INDEX cases_closed ON cases(status, closed_at);
 
+CREATE INDEX cases_desk_closed ON cases(desk_id, closed_at);
+
+CREATE INDEX cases_desk_opened ON cases(desk_id, opened_at);
+
 CREATE INDEX cases_routing ON cases(desk_id, routing_id, status);
+
+CREATE INDEX desk_templates_desk ON desk_templates(desk_id, created_at);
 
 CREATE INDEX disclosures_desk ON disclosures(desk_id, requested_at);
 
 CREATE INDEX key_wraps_recipient ON key_wraps(recipient_key_id);
+
+CREATE INDEX messages_desk_time ON messages(desk_id, sent_at, direction, case_id, author);
 
 CREATE UNIQUE INDEX messages_external ON messages(desk_id, external_id) WHERE external_id IS NOT NULL;
 

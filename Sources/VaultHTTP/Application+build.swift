@@ -59,6 +59,11 @@ public func buildRouter(
     CaseController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     AccessController(vault: vault, auth: auth).addRoutes(to: router)
     DeskController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    RecordController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    TriageController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    StatisticsController(vault: vault, auth: auth).addRoutes(to: router)
+    TemplateController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    AutoReplyController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     AdminController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     AuditController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     DisclosureController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
@@ -118,6 +123,7 @@ struct VaultJanitor: Service {
         do {
             try await vault.expireGrants()
             try await vault.runPendingRotations(caller: system)
+            try await vault.sendDueBusyMessages()
             if purge { _ = try await vault.purge(dryRun: false, caller: system) }
         } catch {
             logger.error(

@@ -20,6 +20,8 @@ struct CaseController {
         let lastMessageAt: String
         let messageCount: Int
         let unread: Int
+        let waitingSince: String?
+        let repeatContacts: Int
 
         func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -33,10 +35,13 @@ struct CaseController {
             try c.encode(lastMessageAt, forKey: .lastMessageAt)
             try c.encode(messageCount, forKey: .messageCount)
             try c.encode(unread, forKey: .unread)
+            try c.encode(waitingSince, forKey: .waitingSince)
+            try c.encode(repeatContacts, forKey: .repeatContacts)
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, desk, status, risk, assignee, flags, openedAt, lastMessageAt, messageCount, unread
+            case id, desk, status, risk, assignee, flags, openedAt, lastMessageAt, messageCount, unread, waitingSince
+            case repeatContacts
         }
     }
 
@@ -114,7 +119,12 @@ struct CaseController {
         guard body.text.count <= 5000 else {
             throw APIError.invalid("`text` is longer than LINE's 5,000-character message limit")
         }
+        let waiting = try await vault.waitingSince(caseID: id)
         let replyID = try await vault.queueReply(caseID: id, text: body.text, as: user, requestID: context.requestID)
+        if let waiting, let since = waiting.since {
+            VaultMetrics.firstResponse(
+                desk: waiting.desk, seconds: Double(max(0, vault.nowMilliseconds - since)) / 1000)
+        }
         return try JSONBody.response(["id": replyID.description], status: .created)
     }
 
@@ -138,7 +148,8 @@ struct CaseController {
         CaseJSON(
             id: s.id.description, desk: s.desk, status: s.status, risk: s.risk, assignee: s.assignee, flags: s.flags,
             openedAt: Timestamp.format(s.openedAt), lastMessageAt: Timestamp.format(s.lastMessageAt),
-            messageCount: s.messageCount, unread: s.unread)
+            messageCount: s.messageCount, unread: s.unread, waitingSince: s.waitingSince.map(Timestamp.format),
+            repeatContacts: s.repeatContacts)
     }
 
     /// The chunks of a transcript page rendered by `renderMessages`, in parallel (one child task per chunk), in order.
@@ -233,6 +244,12 @@ struct CaseController {
                 throw APIError.invalid("`status` must be open or closed")
             }
             query.status = status
+        }
+        switch try q.string("order") {
+        case nil: query.triage = query.status == "open"
+        case "triage": query.triage = true
+        case "activity": query.triage = false
+        default: throw APIError.invalid("`order` must be triage or activity")
         }
         if let assigned = try q.string("assigned") {
             guard assigned == "me" else { throw APIError.invalid("`assigned` accepts only `me`") }

@@ -31,6 +31,20 @@ struct MetricsController {
                 namespace: "consultvault", metricName: "integrity_failures", unitName: "total",
                 helpText: "Stored rows whose MAC or signature did not check since start (schema/FORMAT.md §18)")
         ).set(Double(vault.integrityFailureCount))
+        for q in try await vault.queueStates() {
+            registry.makeGauge(
+                descriptor: .init(
+                    namespace: "consultvault", metricName: "queue_waiting", unitName: "cases",
+                    helpText: "Open cases with a message waiting for a staff reply, per desk"),
+                labels: [("desk", q.desk)]
+            ).set(Double(q.waiting))
+            registry.makeGauge(
+                descriptor: .init(
+                    namespace: "consultvault", metricName: "queue_longest_wait", unitName: "seconds",
+                    helpText: "How long the oldest waiting message of the desk has waited"),
+                labels: [("desk", q.desk)]
+            ).set(q.longestWaitSeconds)
+        }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return Response(
@@ -47,6 +61,9 @@ public enum VaultMetrics {
     public static func factory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.valueHistogramBuckets[VaultDatabase.batchSizeMetric] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+        factory.valueHistogramBuckets["consultvault_first_response_seconds"] = [
+            10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 21600,
+        ]
         return factory
     }
 
@@ -54,6 +71,12 @@ public enum VaultMetrics {
         Counter(label: "consultvault_ingest_total", dimensions: [("duplicate", duplicate ? "true" : "false")])
             .increment()
         Timer(label: "consultvault_ingest_seconds").record(duration: duration)
+    }
+
+    /// A staff reply that ended a waiting spell: seconds since the oldest waiting inbound message, per desk.
+    static func firstResponse(desk: String, seconds: Double) {
+        Recorder(label: "consultvault_first_response_seconds", dimensions: [("desk", desk)], aggregate: true)
+            .record(seconds)
     }
 
     static func read() { Counter(label: "consultvault_transcript_reads_total").increment() }

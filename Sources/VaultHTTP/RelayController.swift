@@ -21,6 +21,8 @@ struct RelayController {
         let text: String?
         let caseId: String?
         let sealed: SealedForm?
+        /// The sealed form's optional risk hint (`imminent`, `high`, `medium`): raises the case's risk.
+        var triage: String? = nil
 
         /// The plain form from a flat all-string object, the relay's hot path (`FlatJSON.strings`); nil for any
         /// other body, which then goes through JSONDecoder (and gets its error message from there).
@@ -238,6 +240,7 @@ struct RelayController {
         guard let envelopeBody = Data(base64Encoded: sealed.body), let key = Data(base64Encoded: sealed.key) else {
             throw APIError.invalid("`sealed.body` and `sealed.key` must be base64")
         }
+        if let hint = body.triage { try Vault.checkTriageHint(hint) }
         var sessionPublicKey: [UInt8]?
         switch sealed.version ?? 1 {
         case 1:
@@ -258,6 +261,9 @@ struct RelayController {
                 messageID: messageID, keyID: keyID, sentAt: sentAt, kind: sealed.kind, body: Array(envelopeBody),
                 key: Array(key), sessionPublicKey: sessionPublicKey),
             relay: relay, requestID: context.requestID)
+        if let hint = body.triage, !result.duplicate {
+            try await vault.applyTriageHint(caseID: result.caseID, level: hint, relay: relay)
+        }
         return try JSONBody.response(
             MessageResponse(
                 messageID: result.messageID.description, caseID: result.caseID.description,

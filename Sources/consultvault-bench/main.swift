@@ -10,6 +10,10 @@ import VaultCore
 //   consultvault-bench seed DIR DESK RELAY_TOKEN COUNT [USERS]
 
 let args = CommandLine.arguments
+if args.count >= 2, args[1] == "seed-stats" {
+    try StatsSeed.run(args)
+    exit(0)
+}
 guard args.count >= 6, args[1] == "seed", let count = Int(args[5]) else {
     FileHandle.standardError.write(Data("usage: consultvault-bench seed DIR DESK RELAY_TOKEN COUNT [USERS]\n".utf8))
     exit(64)

@@ -14,6 +14,6 @@ struct ConsultVault: AsyncParsableCommand {
         subcommands: [
             Init.self, Serve.self, UserCommand.self, RecoveryKeyCommand.self, DeskCommand.self, TokenCommand.self,
             PurgeCommand.self, BackupCommand.self, RestoreCommand.self, KeyCommand.self,
-            AuditCommand.self, RelayCommand.self, HandbackCommand.self,
+            AuditCommand.self, RelayCommand.self, HandbackCommand.self, StatsCommand.self,
         ])
 }

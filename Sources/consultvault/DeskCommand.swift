@@ -9,7 +9,7 @@ struct DeskCommand: AsyncParsableCommand {
         subcommands: [
             Add.self, Accept.self, Invite.self, Confirm.self, RemoveMember.self, Recover.self, SetRetention.self,
             ApproveRetention.self,
-            SetUnsend.self, SetLineSecret.self, SetRelayKey.self, Rehash.self,
+            SetUnsend.self, SetLineSecret.self, SetRelayKey.self, Rehash.self, SetReopenWindow.self,
         ])
 
     struct Add: AsyncParsableCommand {

@@ -58,6 +58,10 @@ import VaultTestSupport
             "disclosures": "case_id IN (\(p))",
             "case_epochs": "case_id IN (\(p))",
             "sender_sessions": "case_id IN (\(p))",
+            // Issue 17's per-case rows.
+            "case_records": "case_id IN (\(p))", "case_record_codes": "case_id IN (\(p))",
+            "case_reopens": "case_id IN (\(p))", "case_keyword_flags": "case_id IN (\(p))",
+            "auto_replies_sent": "case_id IN (\(p))", "auto_busy_pending": "case_id IN (\(p))",
             "cases": "id IN (\(p))",
             "key_wraps": "key_id IN (\(k)) OR recipient_key_id IN (\(k))",
         ]

@@ -14,6 +14,11 @@ public struct CaseSummary: Sendable, Equatable {
     public let lastMessageAt: Int64
     public let messageCount: Int
     public let unread: Int
+    /// The `sent_at` of the oldest inbound message after the last staff reply (automatic messages do not count), or
+    /// nil when nothing waits.
+    public var waitingSince: Int64? = nil
+    /// Earlier cases of the same person (routing pseudonym) on the desk.
+    public var repeatContacts: Int = 0
 }
 
 /// Filters for `GET /v1/cases`.
@@ -24,6 +29,8 @@ public struct CaseQuery: Sendable {
     public var flagged: Bool?
     public var limit = 100
     public var after: ID?
+    /// Triage order (risk, imminent first, then `waiting_since`, oldest first, none last) instead of newest activity.
+    public var triage = false
 
     public init() {}
 }
@@ -44,12 +51,15 @@ extension Vault {
                 SELECT c.*, d.name AS desk_name, u.username AS assignee_name,
                     \(Self.unreadSQL(reader: "?")) AS unread,
                     CASE WHEN c.assignee_id IS NULL THEN 0 ELSE \(Self.unreadSQL(reader: "c.assignee_id")) END
-                        AS assignee_unread
+                        AS assignee_unread,
+                    \(Self.waitingSinceSQL) AS waiting_since, \(Self.repeatContactsSQL) AS repeat_contacts,
+                    EXISTS (SELECT 1 FROM case_keyword_flags k WHERE k.case_id = c.id) AS keyword_flag
                 FROM cases c JOIN desks d ON d.id = c.desk_id
                 LEFT JOIN users u ON u.id = c.assignee_id
                 WHERE c.desk_id IN (\(databaseQuestionMarks(count: desks.count)))
                 """
-            var args: [DatabaseValueConvertible?] = [Data(user.id.bytes)] + desks.map { Data($0.bytes) }
+            var args: [DatabaseValueConvertible?] =
+                [Data(user.id.bytes), Self.automaticAuthor] + desks.map { Data($0.bytes) }
             if user.role == .counselor {
                 sql += " AND (c.assignee_id IS NULL OR c.assignee_id = ?)"
                 args.append(Data(user.id.bytes))
@@ -66,7 +76,7 @@ extension Vault {
                 sql += " AND c.assignee_id = ?"
                 args.append(Data(user.id.bytes))
             }
-            if let after = q.after,
+            if let after = q.after, !q.triage,
                 let anchor = try Row.fetchOne(
                     db, sql: "SELECT last_message_at FROM cases WHERE id = ?", arguments: [Data(after.bytes)])
             {
@@ -74,9 +84,18 @@ extension Vault {
                 let t: Int64 = anchor["last_message_at"]
                 args += [t, t, Data(after.bytes)]
             }
-            sql += " ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?"
-            args.append(min(max(q.limit, 1), 1000) * (q.flagged == nil ? 1 : 4))
-            let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+            if q.triage {
+                // Every matching case is ordered (a queue is short); `after` then skips to the case after the anchor.
+                sql += " ORDER BY \(Self.riskRankSQL) DESC, waiting_since IS NULL, waiting_since, c.id"
+            } else {
+                sql += " ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?"
+                args.append(min(max(q.limit, 1), 1000) * (q.flagged == nil ? 1 : 4))
+            }
+            var rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+            if q.triage, let after = q.after {
+                let anchor = Data(after.bytes)
+                if let i = rows.firstIndex(where: { ($0["id"] as Data) == anchor }) { rows.removeFirst(i + 1) }
+            }
             var out: [CaseSummary] = []
             for row in rows {
                 let c = try CaseRow(row: row)
@@ -86,17 +105,38 @@ extension Vault {
                 if let a = c.assigneeID, !live.contains(a), (row["assignee_unread"] as Int? ?? 0) > 0 {
                     flags.append("assignee_offline")
                 }
+                if (row["keyword_flag"] as Int? ?? 0) != 0 { flags.append("keyword") }
                 if let f = q.flagged, f != !flags.isEmpty { continue }
                 out.append(
                     CaseSummary(
                         id: c.id, desk: row["desk_name"], status: c.status, risk: c.risk,
                         assignee: row["assignee_name"],
                         flags: flags, openedAt: row["opened_at"], lastMessageAt: row["last_message_at"],
-                        messageCount: c.messageCount, unread: row["unread"]))
+                        messageCount: c.messageCount, unread: row["unread"], waitingSince: row["waiting_since"],
+                        repeatContacts: row["repeat_contacts"]))
             }
             return Array(out.prefix(min(max(q.limit, 1), 1000)))
         }
     }
+
+    /// `waiting_since` of case `c`: the oldest inbound message after the case's last staff reply (its one argument is
+    /// the automatic author, whose messages are not replies). Reads the case's messages by (case_id, seq).
+    static let waitingSinceSQL = """
+        (SELECT min(m.sent_at) FROM messages m WHERE m.case_id = c.id AND m.direction = 'inbound'
+            AND m.seq > coalesce((SELECT max(o.seq) FROM messages o
+                WHERE o.case_id = c.id AND o.direction = 'outbound' AND o.author <> ?), 0))
+        """
+
+    /// Earlier cases of the same routing pseudonym on the desk (the `cases_routing` index).
+    static let repeatContactsSQL = """
+        (SELECT count(*) FROM cases e WHERE e.desk_id = c.desk_id AND e.routing_id = c.routing_id
+            AND (e.opened_at < c.opened_at OR (e.opened_at = c.opened_at AND e.id < c.id)))
+        """
+
+    /// Risk as a number, imminent highest.
+    static let riskRankSQL = """
+        (CASE c.risk WHEN 'imminent' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END)
+        """
 
     /// The unread inbound messages of case `c` for `reader` (an SQL expression): the case's inbound count less
     /// those at or before the reader's position, two counters kept by every write; no message is read (StorageTests

@@ -184,7 +184,9 @@ extension Vault {
         let messages = try MessageStore.deleteAll(db, caseID: id)
         let wraps = try deleteCaseWraps(db, case: id)
         for table in [
-            "outbox", "case_reads", "case_grants", "access_requests", "disclosures", "sender_sessions", "case_epochs",
+            "outbox", "case_record_codes", "case_records", "auto_replies_sent", "auto_busy_pending", "case_reopens",
+            "case_keyword_flags", "case_reads", "case_grants", "access_requests", "disclosures", "sender_sessions",
+            "case_epochs",
         ] {
             try db.execute(sql: "DELETE FROM \(table) WHERE case_id = ?", arguments: [cid])
         }

@@ -166,6 +166,7 @@ extension Vault {
             db, envelope, sessionPublicKey: sessionPublicKey, case: c, externalID: item.externalID,
             writtenBy: "relay:\(relay.name)",
             seq: c.messageCount + 1, now: now())
+        try intakeHooks(db, deskID: desk.id, caseID: c.id, item: item)
         try record(db, caller, "relay.write", "message:\(envelope.messageID)", envelopeHash: hash)
         return .success(IngestResult(messageID: envelope.messageID, caseID: c.id, duplicate: false))
     }

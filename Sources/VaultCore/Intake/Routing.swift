@@ -23,7 +23,7 @@ extension Vault {
         }
         return try latestCase(
             db, deskID: desk.id, routing: routing, or: rotating ?? routing,
-            closedSince: now() - settings.reopenWindowDays * 86_400_000)
+            closedSince: now() - Int64(try reopenWindowDays(db, deskID: desk.id)) * 86_400_000)
     }
 
     /// The routing id under the previous pseudonym key, while a rotation is in progress.
@@ -50,6 +50,7 @@ extension Vault {
                 c.status = "open"
                 c.closedAt = nil
                 changed = true
+                try noteReopened(db, c)
             }
             if changed { try saveCaseState(db, c) }
             return c

@@ -54,6 +54,9 @@ extension VaultDatabase {
         m.registerMigration("v9-disclosure-packages") { db in
             for statement in disclosureSchema { try db.execute(sql: statement) }
         }
+        m.registerMigration("v9-records-triage") { db in
+            for statement in recordsSchema { try db.execute(sql: statement) }
+        }
         return m
     }
 
