@@ -51,7 +51,10 @@ struct OutboxWorker: Service {
             logger.warning("vault unreachable for the outbox", metadata: ["desk": "\(channel.desk)"])
             return false
         }
-        guard !items.isEmpty else { return false }
+        guard !items.isEmpty else {
+            metrics.leaseLag.set(0.0)  // nothing waiting: no lag (the gauge would otherwise keep the last one)
+            return false
+        }
         let now = Date()
         let oldest = items.compactMap { Self.parse($0.createdAt) }.min()
         if let oldest { metrics.leaseLag.set(max(0, now.timeIntervalSince(oldest))) }

@@ -159,7 +159,7 @@ import VaultTestSupport
         let log = try await Self.log(f)
         #expect(log.contains { $0.action == "purge" && $0.target == "case:\(gone.caseID)" && $0.outcome == .allowed })
         #expect(log.last?.action == "purge")
-        #expect(log.last?.target.hasPrefix("cases:1 messages:5 ") == true)
+        #expect(log.last?.target.hasPrefix("cases:1 messages:\(RichCase.rows["messages"]!) ") == true)
         let notes = try String(contentsOf: f.vault.checkpointFile.url, encoding: .utf8)
         #expect(notes.contains("purge case:\(gone.caseID)"))
         #expect(!notes.contains("case:\(held.caseID)") && !notes.contains("case:\(open.caseID)"))

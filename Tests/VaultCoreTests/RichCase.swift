@@ -18,7 +18,7 @@ struct RichCase {
 
     /// Rows this case has in each table, as the steps below create them.
     static let rows: [String: Int] = [
-        "messages": 5, "message_content": 1, "content_chunks": 2, "outbox": 1, "line_events": 3,
+        "messages": 6, "message_content": 1, "content_chunks": 2, "content_gone": 1, "outbox": 1, "line_events": 4,
         "access_requests": 1, "case_grants": 2, "case_reads": 3,
     ]
 
@@ -38,9 +38,15 @@ struct RichCase {
                     "message", id: "\(tag)-ev-image", user: user,
                     #","message":{"type":"image","id":"\#(tag)-image","contentProvider":{"type":"line"}}"#),
                 event("follow", id: "\(tag)-ev-follow", user: user, #","follow":{"isUnblocked":false}"#),
+                event(
+                    "message", id: "\(tag)-ev-gone", user: user,
+                    #","message":{"type":"image","id":"\#(tag)-gone","contentProvider":{"type":"line"}}"#),
             ])
-        #expect(result.accepted == 3)
+        #expect(result.accepted == 4)
         let imageID = try #require(result.contentPending.first?.messageID)
+        // A second image whose content LINE no longer had: marked gone (a `content_gone` row).
+        let goneID = try #require(result.contentPending.last?.messageID)
+        try await f.vault.markContentGone(messageID: goneID, relay: f.relay, requestID: "gone")
         let upload = try await f.vault.beginContent(
             messageID: imageID, contentType: "image/png", limit: 1 << 20, relay: f.relay, requestID: "put")
         try await upload.append([UInt8](repeating: 0x5A, count: ContentUpload.chunkSize + 100))
