@@ -54,9 +54,9 @@ import VaultTestSupport
         let plain = try await f.vault.ingest(f.text("PLAIN-v2", user: "U-v2"), relay: f.relay, requestID: "plain")
         #expect(plain.caseID == rich.caseID)
         let rows = try await Self.rows(f, rich.caseID)
-        #expect(rows.count == 6)
+        #expect(rows.count == 7)
         #expect(rows.allSatisfy { $0.session != nil && $0.keyLength == SenderSessionKey.wrapLength })
-        // Epoch 0 (the webhook's three messages) and epoch 1 (after the assignment): one session each.
+        // Epoch 0 (the webhook's four messages) and epoch 1 (after the assignment): one session each.
         #expect(try await Self.sessionCount(f, rich.caseID) == 2)
         #expect(Set(rows.compactMap(\.session)).count == 2)
         let contentSession = try await f.vault.database.read { db in
@@ -69,12 +69,13 @@ import VaultTestSupport
         let cou1 = try await f.unlock("cou1")
         let messages = try await f.vault.transcript(
             caseID: rich.caseID, afterSeq: 0, limit: 100, as: cou1, requestID: "read")
-        #expect(messages.map(\.kind) == ["text", "image", "follow", "text", "text", "text"])
-        #expect(messages.map(\.direction) == ["inbound", "inbound", "event", "outbound", "note", "inbound"])
+        #expect(messages.map(\.kind) == ["text", "image", "follow", "image", "text", "text", "text"])
+        #expect(
+            messages.map(\.direction) == ["inbound", "inbound", "event", "inbound", "outbound", "note", "inbound"])
         #expect(messages[0].text == "CANARY-v2 たすけて")
-        #expect(messages[3].text == "REPLY-v2")
-        #expect(messages[4].text == "NOTE-v2")
-        #expect(messages[5].text == "PLAIN-v2")
+        #expect(messages[4].text == "REPLY-v2")
+        #expect(messages[5].text == "NOTE-v2")
+        #expect(messages[6].text == "PLAIN-v2")
         #expect(messages[1].data?["content_available"] == .bool(true))
         let reader = try await f.vault.openContent(
             caseID: rich.caseID, messageID: rich.imageID, as: cou1, requestID: "content")
