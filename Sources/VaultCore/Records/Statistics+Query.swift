@@ -103,7 +103,7 @@ extension Vault {
 
         // Pass 1: messages in the period, in time order. Contacts are (bucket, case) pairs; each waits for a staff
         // reply (at or after its first inbound message in the bucket, within the period).
-        var caseIndex: [Data: Int] = [:]
+        var caseIndex: [CaseKey: Int] = [:]
         var contactsByBucket = [[Int]](repeating: [], count: buckets.count)
         var firstInBucket: [Int64: Int64] = [:]  // (bucket << 32 | case) → first inbound time
         var waiting: [Int: [(bucket: Int, at: Int64)]] = [:]
@@ -111,23 +111,24 @@ extension Vault {
         let cursor = try Row.fetchCursor(
             db,
             sql: """
-                SELECT case_id, direction, author, sent_at FROM messages INDEXED BY messages_desk_time
+                SELECT case_id, CASE WHEN direction = 'inbound' THEN 1 WHEN author <> ? THEN 2 ELSE 0 END, sent_at
+                FROM messages INDEXED BY messages_desk_time
                 WHERE desk_id = ? AND sent_at >= ? AND sent_at < ? AND direction IN ('inbound', 'outbound')
                 ORDER BY sent_at
-                """, arguments: [deskData, fromMs, toExclusive])
+                """, arguments: [Self.automaticAuthor, deskData, fromMs, toExclusive])
         while let row = try cursor.next() {
-            let at: Int64 = row[3]
+            let at: Int64 = row[2]
             while current + 1 < bounds.count, bounds[current + 1] <= at { current += 1 }
-            let raw: Data = row[0]
+            guard let key = try CaseKey(row, 0) else { continue }
             let c: Int
-            if let known = caseIndex[raw] {
+            if let known = caseIndex[key] {
                 c = known
             } else {
                 c = caseIndex.count
-                caseIndex[raw] = c
+                caseIndex[key] = c
             }
-            let inbound = (row[1] as String) == "inbound"
-            if inbound {
+            let kind: Int = row[1]
+            if kind == 1 {
                 buckets[current].messagesIn += 1
                 let key = Int64(current) << 32 | Int64(c)
                 if firstInBucket[key] == nil {
@@ -139,7 +140,7 @@ extension Vault {
                     buckets[current].byWeekday[weekday] += 1
                     waiting[c, default: []].append((current, at))
                 }
-            } else if (row[2] as String) != Self.automaticAuthor {
+            } else if kind == 2 {
                 buckets[current].messagesOut += 1
                 if let pending = waiting.removeValue(forKey: c) {
                     for p in pending {
@@ -161,7 +162,7 @@ extension Vault {
                 db, sql: "SELECT case_id, age_band, gender, outcome FROM case_records WHERE desk_id = ?",
                 arguments: [deskData])
             while let r = try records.next() {
-                guard let c = caseIndex[r[0] as Data] else { continue }
+                guard let key = try CaseKey(r, 0), let c = caseIndex[key] else { continue }
                 ageBand[c] = r[1]
                 gender[c] = r[2]
                 outcome[c] = r[3]
@@ -169,7 +170,7 @@ extension Vault {
             let codes = try Row.fetchCursor(
                 db, sql: "SELECT case_id, kind, code FROM case_record_codes WHERE desk_id = ?", arguments: [deskData])
             while let r = try codes.next() {
-                guard let c = caseIndex[r[0] as Data] else { continue }
+                guard let key = try CaseKey(r, 0), let c = caseIndex[key] else { continue }
                 if (r[1] as String) == "category" { categories[c].append(r[2]) } else { referrals[c].append(r[2]) }
             }
         }
@@ -256,5 +257,32 @@ extension Vault {
                     """, arguments: [Data(desk.id.bytes), Data(box)])
             try self.record(db, caller, "desk.reopen_window", "desk:\(name) days:\(days)")
         }
+    }
+}
+
+/// A case id as two integers, read from the row's bytes without allocating (the statistics' per-message key).
+struct CaseKey: Hashable {
+    let high: UInt64
+    let low: UInt64
+
+    init?(_ row: Row, _ index: Int) throws {
+        guard
+            let key = try row.withUnsafeData(
+                atIndex: index,
+                { data -> CaseKey? in
+                    guard let data, data.count == 16 else { return nil }
+                    return data.withUnsafeBytes {
+                        CaseKey(
+                            high: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
+                            low: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                    }
+                })
+        else { return nil }
+        self = key
+    }
+
+    init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
     }
 }
