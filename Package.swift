@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "consultvault-echo", dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
         .target(name: "VaultTestSupport", dependencies: ["VaultCore", "VaultCrypto"], path: "Tests/Support"),
-        .testTarget(name: "VaultCryptoTests", dependencies: ["VaultCrypto"], exclude: ["Vectors"]),
+        .testTarget(name: "VaultCryptoTests", dependencies: ["VaultCrypto", "VaultTestSupport"], exclude: ["Vectors"]),
         .testTarget(name: "VaultRelayTests", dependencies: ["VaultRelay", "VaultCrypto"]),
         .testTarget(
             name: "VaultCoreTests",
