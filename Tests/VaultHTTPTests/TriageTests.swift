@@ -86,9 +86,10 @@ import VaultTestSupport
         let f = try await Fixture.make()
         defer { f.remove() }
         try await LineWebhookTests.setSecret(f)
-        // Words nobody else writes, so a grep of the data directory finds them only if they leaked.
-        let imminentWord = "きえてしまいたいＺＸＱ"
-        let highWord = "ｏｄしたＱＶＷ"
+        // Words nobody else writes, so a grep of the data directory finds them only if they leaked (the Latin parts are
+        // seven letters: three letters turned up by chance in a base64 key file once).
+        let imminentWord = "きえてしまいたいＺＸＱＫＷＪＹ"
+        let highWord = "ｏｄしたＱＶＷＰＨＦＧ"
         try await makeApp(f).test(.router) { client in
             let sup = try await unlockToken(client, f, "sup")
             let cou = try await unlockToken(client, f, "cou1")
@@ -111,7 +112,7 @@ import VaultTestSupport
             #expect((read.json["keywords"] as? [String: Any])?["imminent"] as? [String] == [imminentWord])
             // Plain form: NFKC and case folding (half-width, lower case in the message, full width in the list).
             let plain = try await client.call(
-                .post, "/v1/messages", token: f.relayToken, json: message("昨日ODしたqvwの", user: "UP1"))
+                .post, "/v1/messages", token: f.relayToken, json: message("昨日ODしたqvwphfgの", user: "UP1"))
             let plainCase = try #require(plain.json["case_id"] as? String)
             let quiet = try await client.call(
                 .post, "/v1/messages", token: f.relayToken, json: message("こんにちは", user: "UP2"))
@@ -119,7 +120,7 @@ import VaultTestSupport
             // LINE form.
             let event = LINE.message(
                 "01HZZZKEYWORD000000000001",
-                #"{"type":"text","id":"468789577898262999","quoteToken":"q","text":"もうきえてしまいたいZXQです"}"#)
+                #"{"type":"text","id":"468789577898262999","quoteToken":"q","text":"もうきえてしまいたいZXQKWJYです"}"#)
             let lineBody = LINE.body([event])
             let hook = try await LineWebhookTests.post(client, f, lineBody, signature: try LINE.sign(lineBody))
             #expect(hook.status == .ok)
@@ -130,12 +131,12 @@ import VaultTestSupport
             #expect((byID[plainCase]?["flags"] as? [String])?.contains("keyword") == true)
             #expect(byID[quietCase]?["risk"] as? String == "none")
             #expect((byID[quietCase]?["flags"] as? [String])?.contains("keyword") == false)
-            // The LINE message matched the imminent list (full-width ＺＸＱ in the list, ZXQ in the text): first.
+            // The LINE message matched the imminent list (full-width ＺＸＱＫＷＪＹ in the list, ZXQKWJY in the text): first.
             let lineCase = try #require(cases.first)
             #expect(lineCase["risk"] as? String == "imminent")
             #expect((lineCase["flags"] as? [String])?.contains("keyword") == true)
             // The words are nowhere in the data directory (database, WAL, keys, checkpoints), in any normal form.
-            let needles = [imminentWord, highWord, "ZXQ", "zxq", "QVW", "qvw", "しまいたい"].flatMap {
+            let needles = [imminentWord, highWord, "ZXQKWJY", "zxqkwjy", "QVWPHFG", "qvwphfg", "しまいたい"].flatMap {
                 [
                     $0, $0.precomposedStringWithCompatibilityMapping,
                     $0.precomposedStringWithCompatibilityMapping.lowercased(),
@@ -148,7 +149,7 @@ import VaultTestSupport
             }
             // Nor in the access log's targets.
             let entries = try await f.vault.database.read { try AuditLog.entries(in: $0, limit: 100_000) }
-            #expect(entries.allSatisfy { !$0.target.contains("ZXQ") && !$0.target.contains("しまい") })
+            #expect(entries.allSatisfy { !$0.target.contains("ZXQKWJY") && !$0.target.contains("しまい") })
             #expect(entries.contains { $0.action == "triage.change" && $0.actor == "sup" })
         }
     }
