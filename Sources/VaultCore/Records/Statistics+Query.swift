@@ -103,10 +103,17 @@ extension Vault {
 
         // Pass 1: messages in the period, in time order. Contacts are (bucket, case) pairs; each waits for a staff
         // reply (at or after its first inbound message in the bucket, within the period).
+        // Per-case state lives in arrays indexed by the case's position in `caseIndex` (no per-message dictionary
+        // beyond the case lookup); the dictionary is sized from the desk's cases active since `from`.
         var caseIndex: [CaseKey: Int] = [:]
+        caseIndex.reserveCapacity(
+            try Int.fetchOne(
+                db,
+                sql: "SELECT count(*) FROM cases INDEXED BY cases_activity WHERE desk_id = ? AND last_message_at >= ?",
+                arguments: [deskData, fromMs]) ?? 0)
         var contactsByBucket = [[Int]](repeating: [], count: buckets.count)
-        var firstInBucket: [Int64: Int64] = [:]  // (bucket << 32 | case) → first inbound time
-        var waiting: [Int: [(bucket: Int, at: Int64)]] = [:]
+        var lastContactBucket: [Int] = []  // per case: the bucket of its latest contact, -1 before the first
+        var waiting: [[(bucket: Int, at: Int64)]] = []  // per case: contacts not yet answered by staff
         var current = 0
         let cursor = try Row.fetchCursor(
             db,
@@ -126,27 +133,31 @@ extension Vault {
             } else {
                 c = caseIndex.count
                 caseIndex[key] = c
+                lastContactBucket.append(-1)
+                waiting.append([])
             }
             let kind: Int = row[1]
             if kind == 1 {
                 buckets[current].messagesIn += 1
-                let key = Int64(current) << 32 | Int64(c)
-                if firstInBucket[key] == nil {
-                    firstInBucket[key] = at
+                // Messages come in time order, so a case's first inbound message in a bucket is the one that finds
+                // its latest contact in an earlier bucket.
+                if lastContactBucket[c] != current {
+                    lastContactBucket[c] = current
                     buckets[current].contacts += 1
                     contactsByBucket[current].append(c)
                     let (hour, weekday) = cal.hourAndWeekday(at)
                     buckets[current].byHour[hour] += 1
                     buckets[current].byWeekday[weekday] += 1
-                    waiting[c, default: []].append((current, at))
+                    waiting[c].append((current, at))
                 }
             } else if kind == 2 {
                 buckets[current].messagesOut += 1
-                if let pending = waiting.removeValue(forKey: c) {
-                    for p in pending {
+                if !waiting[c].isEmpty {
+                    for p in waiting[c] {
                         buckets[p.bucket].handled += 1
                         buckets[p.bucket].firstResponses.append((at - p.at) / 1000)
                     }
+                    waiting[c].removeAll()
                 }
             }
         }

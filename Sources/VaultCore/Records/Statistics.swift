@@ -89,10 +89,17 @@ public enum Suppression {
 
     /// p-th percentile by nearest rank (ceil(p·n)-th smallest); nil when fewer than `threshold` values exist.
     public static func percentile(_ values: [Int64], _ p: Double) -> Int64? {
-        guard values.count >= threshold else { return nil }
+        percentiles(values, p, p).0
+    }
+
+    /// Two percentiles from one sort (p50 and p90 of a bucket's times).
+    static func percentiles(_ values: [Int64], _ p: Double, _ q: Double) -> (Int64?, Int64?) {
+        guard values.count >= threshold else { return (nil, nil) }
         let sorted = values.sorted()
-        let rank = max(1, Int((p * Double(sorted.count)).rounded(.up)))
-        return sorted[min(rank, sorted.count) - 1]
+        func rank(_ p: Double) -> Int64 {
+            sorted[min(max(1, Int((p * Double(sorted.count)).rounded(.up))), sorted.count) - 1]
+        }
+        return (rank(p), rank(q))
     }
 }
 
@@ -135,8 +142,8 @@ public struct PublishedBucket: Sendable, Equatable {
         recordsMissing = Suppression.cell(b.recordsMissing)
         messagesIn = Suppression.cell(b.messagesIn)
         messagesOut = Suppression.cell(b.messagesOut)
-        firstResponse = (Suppression.percentile(b.firstResponses, 0.5), Suppression.percentile(b.firstResponses, 0.9))
-        duration = (Suppression.percentile(b.durations, 0.5), Suppression.percentile(b.durations, 0.9))
+        firstResponse = Suppression.percentiles(b.firstResponses, 0.5, 0.9)
+        duration = Suppression.percentiles(b.durations, 0.5, 0.9)
         byCategory = Suppression.breakdown(b.byCategory)
         byAgeBand = Suppression.breakdown(b.byAgeBand)
         byGender = Suppression.breakdown(b.byGender)
