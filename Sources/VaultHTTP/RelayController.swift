@@ -240,7 +240,6 @@ struct RelayController {
         guard let envelopeBody = Data(base64Encoded: sealed.body), let key = Data(base64Encoded: sealed.key) else {
             throw APIError.invalid("`sealed.body` and `sealed.key` must be base64")
         }
-        if let hint = body.triage { try Vault.checkTriageHint(hint) }
         var sessionPublicKey: [UInt8]?
         switch sealed.version ?? 1 {
         case 1:
@@ -259,11 +258,8 @@ struct RelayController {
             SealedInbound(
                 desk: body.desk, channelUser: body.channelUser, externalID: body.externalId, caseID: caseID,
                 messageID: messageID, keyID: keyID, sentAt: sentAt, kind: sealed.kind, body: Array(envelopeBody),
-                key: Array(key), sessionPublicKey: sessionPublicKey),
+                key: Array(key), sessionPublicKey: sessionPublicKey, triage: body.triage),
             relay: relay, requestID: context.requestID)
-        if let hint = body.triage, !result.duplicate {
-            try await vault.applyTriageHint(caseID: result.caseID, level: hint, relay: relay)
-        }
         return try JSONBody.response(
             MessageResponse(
                 messageID: result.messageID.description, caseID: result.caseID.description,

@@ -187,17 +187,3 @@ extension Vault {
         try outcome.get()
     }
 }
-
-extension Vault {
-    /// Applies the relay-sealed form's `"triage"` hint to the case the message was just stored in (the relay read
-    /// the text before sealing it; the vault cannot): raises its risk to `level`, never lowers it.
-    /// - Throws: `.invalidRequest` for another level; `.forbidden` when the token does not cover the case's desk.
-    public func applyTriageHint(caseID: ID, level: String, relay: RelayPrincipal) async throws {
-        try Self.checkTriageHint(level)
-        try await database.transaction { db in
-            guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
-            if case .denied(let e) = try self.relayMayWrite(db, relay, deskID: c.deskID, deskName: nil) { throw e }
-            try self.raiseRisk(db, caseID: caseID, to: level, keyword: false)
-        }
-    }
-}

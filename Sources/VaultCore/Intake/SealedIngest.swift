@@ -23,10 +23,13 @@ public struct SealedInbound: Sendable {
     public var key: [UInt8]
     /// Version 2 (schema/FORMAT.md §15): the relay's sender session public key; nil for version 1.
     public var sessionPublicKey: [UInt8]?
+    /// The relay's triage hint (API.md: imminent, high or medium): raises the case's risk in the message's write.
+    public var triage: String?
 
     public init(
         desk: String, channelUser: String, externalID: String, caseID: ID, messageID: ID, keyID: [UInt8],
-        sentAt: Int64, kind: String, body: [UInt8], key: [UInt8], sessionPublicKey: [UInt8]? = nil
+        sentAt: Int64, kind: String, body: [UInt8], key: [UInt8], sessionPublicKey: [UInt8]? = nil,
+        triage: String? = nil
     ) {
         self.desk = desk
         self.channelUser = channelUser
@@ -39,6 +42,7 @@ public struct SealedInbound: Sendable {
         self.body = body
         self.key = key
         self.sessionPublicKey = sessionPublicKey
+        self.triage = triage
     }
 }
 
@@ -67,6 +71,8 @@ extension Vault {
 
     /// Stores an envelope the relay sealed itself, without opening it: the case must be the channel user's case on
     /// the desk and `keyID` its current epoch; idempotent on (desk, external id). Recorded with the envelope hash.
+    /// In the same transaction: the triage hint raises the case's risk, and the automatic messages that need no text
+    /// (out-of-hours, busy) apply as for the other forms (a redelivered duplicate does neither again).
     /// - Throws: `.conflict` for a stale key id (route again), a closed case or a reused message id; `.notFound` for
     ///   an unknown desk or case; `.forbidden` (recorded) for a desk the token does not cover; `.invalidRequest` for
     ///   malformed envelope fields.
@@ -78,6 +84,7 @@ extension Vault {
                 "`sealed.kind` must be one of \(Self.inboundKinds.sorted().joined(separator: ", "))")
         }
         guard m.keyID.count == 16 else { throw VaultError.invalid("`sealed.key_id` must be 32 hex digits") }
+        if let level = m.triage { try Self.checkTriageHint(level) }
         guard m.body.count >= AEAD.nonceLength + AEAD.tagLength + 2 else {
             throw VaultError.invalid("`sealed.body` is too short to be nonce ‖ ciphertext")
         }
@@ -132,6 +139,12 @@ extension Vault {
                 db, envelope, sessionPublicKey: m.sessionPublicKey, case: c, externalID: m.externalID,
                 writtenBy: "relay-sealed:\(relay.name)", now: self.now())
             try self.record(db, caller, "relay.write", "message:\(m.messageID)", envelopeHash: envelope.hash)
+            if let level = m.triage { try self.raiseRisk(db, caseID: c.id, to: level, keyword: false) }
+            try self.applyAutoReplies(
+                db, deskID: desk.id, caseID: c.id,
+                item: InboundItem(
+                    desk: m.desk, channelUser: m.channelUser, externalID: m.externalID, kind: m.kind, sentAt: m.sentAt,
+                    plaintext: []))
             return .success(IngestResult(messageID: m.messageID, caseID: c.id, duplicate: false))
         }.get()
     }
