@@ -11,7 +11,9 @@ relay, redelivering on any non-2xx answer (webhook redelivery on).
 
 Control API (JSON):
   GET  /_control/requests            {"requests": [{"method","path","status","valid","errors","headers","body"}]}
-  POST /_control/content             {"message_id", "content_type", "body_b64"}: content the data API serves
+  POST /_control/content             {"message_id", "content_type", "body_b64", "hold_seconds"}: content the data
+                                     API serves; with hold_seconds the first fetch waits that long (a relay
+                                     killed meanwhile never gets it), later fetches answer at once
   POST /_control/push-script         {"statuses": [429, 200, ...]}: answers for the next pushes (default 200);
                                      "hold" accepts the push, then waits `hold_seconds` before answering 200
   POST /_control/webhook             {"url", "events": [...], "redeliver_seconds": 30}: signs and posts a webhook
@@ -70,6 +72,7 @@ class State:
         self.secret = secret
         self.requests = []
         self.content = {}
+        self.content_holds = {}
         self.script = []
         self.hold_seconds = 5.0
         self.accepted_keys = set()
@@ -141,6 +144,12 @@ def make_handler(state):
                 mid = path[len(DATA_PATH_PREFIX):-len("/content")]
                 with state.lock:
                     item = state.content.get(mid)
+                    hold = state.content_holds.pop(mid, 0)
+                if hold and item is not None:
+                    # Recorded at once (like a held push), answered after the hold.
+                    self.record(body, 200, [])
+                    time.sleep(hold)
+                    return self.answer(200, raw=item[1], content_type=item[0])
                 if item is None:
                     self.record(body, 404, [])
                     return self.answer(404, {"message": "Not found"})
@@ -185,6 +194,8 @@ def make_handler(state):
             if self.path == "/_control/content":
                 with state.lock:
                     state.content[obj["message_id"]] = (obj["content_type"], base64.b64decode(obj["body_b64"]))
+                    if obj.get("hold_seconds"):
+                        state.content_holds[obj["message_id"]] = float(obj["hold_seconds"])
                 return self.answer(200, {})
             if self.path == "/_control/push-script":
                 with state.lock:

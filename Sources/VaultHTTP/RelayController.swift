@@ -85,6 +85,7 @@ struct RelayController {
     func addRoutes(to router: Router<VaultRequestContext>) {
         router.post("/v1/messages", use: postMessage)
         router.post("/v1/line/:desk/webhook", use: lineWebhook)
+        router.get("/v1/line/:desk/content-pending", use: contentPending)
         router.post("/v1/intake/route", use: route)
         router.put("/v1/messages/:id/content", use: putContent)
         router.delete("/v1/messages/:id/content", use: deleteContent)

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Media of `content_pending` messages: fetched from LINE's content API and streamed into the vault's
 /// `PUT /v1/messages/{id}/content` with LINE's Content-Type; retried with backoff; content LINE no longer has
@@ -12,7 +13,16 @@ struct ContentFetcher: Sendable {
     let metrics: RelayMetrics
     let logger: Logger
     let jobs: AsyncStream<Job>.Continuation
+    /// Message ids queued or being fetched: a webhook answer and the restart sweep never queue one twice.
+    let queued: Queued
     static let attempts = 8
+
+    final class Queued: Sendable {
+        private let ids = Mutex<Set<String>>([])
+        /// False when the id is queued already.
+        func claim(_ id: String) -> Bool { ids.withLock { $0.insert(id).inserted } }
+        func release(_ id: String) { _ = ids.withLock { $0.remove(id) } }
+    }
 
     struct Job: Sendable {
         let channel: RelayConfig.Channel
@@ -20,11 +30,13 @@ struct ContentFetcher: Sendable {
     }
 
     func enqueue(desk channel: RelayConfig.Channel, _ pending: [WebhookForwarder.Pending]) {
-        for p in pending { jobs.yield(Job(channel: channel, pending: p)) }
+        for p in pending where queued.claim(p.messageId) { jobs.yield(Job(channel: channel, pending: p)) }
     }
 
     /// Works the queue, a few fetches at a time, until the stream ends.
-    static func run(_ stream: AsyncStream<Job>, upstream: Upstream, metrics: RelayMetrics, logger: Logger) async {
+    static func run(
+        _ stream: AsyncStream<Job>, queued: Queued, upstream: Upstream, metrics: RelayMetrics, logger: Logger
+    ) async {
         await withTaskGroup(of: Void.self) { group in
             var running = 0
             for await job in stream {
@@ -32,7 +44,10 @@ struct ContentFetcher: Sendable {
                     await group.next()
                     running -= 1
                 }
-                group.addTask { await fetch(job, upstream: upstream, metrics: metrics, logger: logger) }
+                group.addTask {
+                    await fetch(job, upstream: upstream, metrics: metrics, logger: logger)
+                    queued.release(job.pending.messageId)
+                }
                 running += 1
             }
         }

@@ -20,7 +20,8 @@ public func buildRelayApplication(config: RelayConfig, metrics: RelayMetrics = R
     let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     let upstream = Upstream(http: http, config: config)
     let (jobs, continuation) = AsyncStream<ContentFetcher.Job>.makeStream()
-    let content = ContentFetcher(upstream: upstream, metrics: metrics, logger: logger, jobs: continuation)
+    let content = ContentFetcher(
+        upstream: upstream, metrics: metrics, logger: logger, jobs: continuation, queued: ContentFetcher.Queued())
 
     let router = Router()
     router.get("/healthz") { _, _ in
@@ -44,7 +45,11 @@ public func buildRelayApplication(config: RelayConfig, metrics: RelayMetrics = R
         services.append(OutboxWorker(channel: channel, upstream: upstream, metrics: metrics, logger: logger))
     }
     services.append(
-        ContentService(stream: jobs, continuation: continuation, upstream: upstream, metrics: metrics, logger: logger))
+        ContentService(
+            stream: jobs, continuation: continuation, queued: content.queued, upstream: upstream, metrics: metrics,
+            logger: logger))
+    services.append(
+        PendingContentSweep(channels: config.channels, content: content, upstream: upstream, logger: logger))
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
@@ -59,13 +64,14 @@ public func buildRelayApplication(config: RelayConfig, metrics: RelayMetrics = R
 struct ContentService: Service {
     let stream: AsyncStream<ContentFetcher.Job>
     let continuation: AsyncStream<ContentFetcher.Job>.Continuation
+    let queued: ContentFetcher.Queued
     let upstream: Upstream
     let metrics: RelayMetrics
     let logger: Logger
 
     func run() async throws {
         await withGracefulShutdownHandler {
-            await ContentFetcher.run(stream, upstream: upstream, metrics: metrics, logger: logger)
+            await ContentFetcher.run(stream, queued: queued, upstream: upstream, metrics: metrics, logger: logger)
         } onGracefulShutdown: {
             continuation.finish()
         }

@@ -12,12 +12,15 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def binary():
-    for build in ("release", "debug"):
-        path = os.path.join(ROOT, ".build", build, "consultvault")
-        if os.path.exists(path):
-            return path
-    subprocess.run(["swift", "build"], cwd=ROOT, check=True)
-    return os.path.join(ROOT, ".build", "debug", "consultvault")
+    """CONSULTVAULT_BIN, else the debug build (what ops/test just built, like ops/e2e): a release binary left by a
+    benchmark may be older than the sources, so it is used only when named."""
+    named = os.environ.get("CONSULTVAULT_BIN")
+    if named:
+        return named
+    path = os.path.join(ROOT, ".build", "debug", "consultvault")
+    if not os.path.exists(path):
+        subprocess.run(["swift", "build", "--product", "consultvault"], cwd=ROOT, check=True)
+    return path
 
 
 def setup_vault(data, recovery, users):
