@@ -249,3 +249,25 @@ def test_axe_no_serious_or_critical(browser, vault):
             bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
             assert bad == [], (path, lang, [(v["id"], v["help"]) for v in bad])
     context.close()
+
+
+def test_restart_returns_to_login_and_live_updates_resume(browser, vault):
+    """Last on purpose: a restart ends every session. The open case page notices (its event stream answers 401),
+    goes to the login page with the typed reply kept, and after logging in live updates work again."""
+    first, user = new_case(vault, "restart test")
+    context = new_context(browser, vault)
+    page = context.new_page()
+    login(page, vault, "cou1")
+    with page.expect_navigation():
+        page.locator(f'[data-case-id="{first["case_id"]}"] button').click()
+    page.fill("#reply-text", "再起動の前に書いた返信")
+    vault["server"].stop()
+    vault["server"].start()
+    page.wait_for_url(re.compile(r"/console/login$"), timeout=15000)
+    expect(page.locator("[data-draft-notice]")).to_be_visible()
+    login(page, vault, "cou1")
+    open_case(page, first["case_id"])
+    expect(page.locator("#reply-text")).to_have_value("再起動の前に書いた返信")
+    again = relay_post(vault["base"], vault["relay_token"], "再起動のあとのメッセージ", channel_user=user)
+    expect(page.locator(f'[data-message-id="{again["message_id"]}"]')).to_contain_text("再起動のあと", timeout=5000)
+    context.close()
