@@ -60,6 +60,22 @@ let package = Package(
             ],
             resources: [.copy("Resources/openapi.yaml")]
         ),
+        // The staff console under /console/ (server-rendered HTML, small JS modules, SSE); served by `serve`.
+        .target(
+            name: "VaultWeb",
+            dependencies: [
+                "VaultCore",
+                "VaultCrypto",
+                "VaultHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/templates"), .copy("Resources/static"), .copy("Resources/i18n")]
+        ),
         // The LINE relay (`consultvault relay`): faces the internet, holds no database and no vault key.
         .target(
             name: "VaultRelay",
@@ -82,6 +98,7 @@ let package = Package(
                 "VaultCrypto",
                 "VaultHTTP",
                 "VaultRelay",
+                "VaultWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ConsoleKitTerminal", package: "console-kit"),
@@ -115,6 +132,17 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .testTarget(
+            name: "VaultWebTests",
+            dependencies: [
+                "VaultWeb",
+                "VaultHTTP",
+                "VaultCore",
+                "VaultCrypto",
+                "VaultTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         // The CLI's own code (report rendering, serve's configuration), through `@testable import consultvault`.

@@ -34,10 +34,12 @@ public struct ServeConfiguration: Sendable {
     }
 }
 
-/// Builds the router: every route of the contract, behind the error/request-id middleware.
+/// Builds the router: every route of the contract, behind the error/request-id middleware; `extraRoutes` adds
+/// further route groups (the staff console) last, behind the same middleware.
 public func buildRouter(
     vault: Vault, configuration: ServeConfiguration,
-    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    extraRoutes: (Router<VaultRequestContext>) -> Void = { _ in }
 ) -> Router<VaultRequestContext> {
     let router = Router(context: VaultRequestContext.self)
     // Metrics outermost, so they see the status the error middleware turned each error into.
@@ -69,6 +71,7 @@ public func buildRouter(
     AdminController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     AuditController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     DisclosureController(vault: vault, auth: auth, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    extraRoutes(router)
     return router
 }
 
@@ -76,13 +79,15 @@ public func buildRouter(
 /// checkpoint signer (timer and shutdown).
 public func buildApplication(
     vault: Vault, configuration: ServeConfiguration, logger: Logger,
-    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    extraRoutes: (Router<VaultRequestContext>) -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let address: BindAddress =
         configuration.unixPath.map { .unixDomainSocket(path: $0) }
         ?? .hostname(configuration.host, port: configuration.port)
     return Application(
-        router: buildRouter(vault: vault, configuration: configuration, registry: registry),
+        router: buildRouter(
+            vault: vault, configuration: configuration, registry: registry, extraRoutes: extraRoutes),
         configuration: .init(address: address, serverName: nil),
         services: [VaultJanitor(vault: vault, logger: logger), CheckpointService(vault: vault, logger: logger)],
         logger: logger)

@@ -56,6 +56,13 @@ public struct ClientAddressResolver: Sendable {
         return canonicalPeer
     }
 
+    /// Whether a request from `peer` (nil for a Unix socket) comes through a trusted proxy, whose `X-Forwarded-*`
+    /// headers (e.g. `X-Forwarded-Proto`) may then be believed.
+    public func isTrustedProxy(peer: String?) -> Bool {
+        guard let peer else { return trusted.contains(Self.unixSocket) }
+        return Self.canonical(peer).map(trusted.contains) ?? false
+    }
+
     /// The canonical text of an IP address (so `::1` and `0:0::1` are one), or nil when it is not one.
     static func canonical(_ text: String) -> String? {
         guard !text.isEmpty, text.utf8.count <= 64, !text.contains("%") else { return nil }

@@ -61,3 +61,11 @@ struct ErrorMiddleware: RouterMiddleware {
 extension HTTPField.Name {
     static let requestID = Self("X-Request-Id")!
 }
+
+/// How the API answers an error, for other HTTP front ends on the same router (the console): the status and the
+/// stable error code, with the same logging of unexpected errors as the API's middleware.
+public func apiErrorStatus(_ error: Error, context: VaultRequestContext) -> (status: HTTPResponse.Status, code: String)
+{
+    let e = ErrorMiddleware.map(error, context: context)
+    return (e.status, e.code)
+}

@@ -74,7 +74,7 @@ public enum VaultMetrics {
     }
 
     /// A staff reply that ended a waiting spell: seconds since the oldest waiting inbound message, per desk.
-    static func firstResponse(desk: String, seconds: Double) {
+    public static func firstResponse(desk: String, seconds: Double) {
         Recorder(label: "consultvault_first_response_seconds", dimensions: [("desk", desk)], aggregate: true)
             .record(seconds)
     }

@@ -8,6 +8,7 @@ import Prometheus
 import VaultCore
 import VaultCrypto
 import VaultHTTP
+import VaultWeb
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -99,7 +100,10 @@ struct Serve: AsyncParsableCommand {
             logger.info("serving vault \(vault.keys.vaultID) on \(location)")
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(VaultMetrics.factory(registry: registry))
-            let app = buildApplication(vault: vault, configuration: serve, logger: logger, registry: registry)
+            // The staff console under /console/, on the same router and sessions as the API.
+            let console = try Console(vault: vault, configuration: serve)
+            let app = buildApplication(
+                vault: vault, configuration: serve, logger: logger, registry: registry, extraRoutes: console.addRoutes)
             try await app.runService()
         }
     }

@@ -63,6 +63,7 @@ extension Vault {
                 try self.setRisk(db, case: c.id, r)
             }
         }
+        notifyCasesChanged([caseID], kind: "case")
     }
 
     /// Releases a case to the queue: a new queue-readable epoch, and the releaser seals the earlier epochs to the
@@ -79,6 +80,7 @@ extension Vault {
             try self.startEpoch(db, case: released, desk: desk)
             try self.assertNoOrphanedKeys(db, deskID: desk.id)
         }
+        notifyCasesChanged([caseID], kind: "case")
     }
 
     /// A note on the case, sealed in the envelope to the current epoch (direction `note`, author the user).
@@ -86,7 +88,8 @@ extension Vault {
     public func addNote(_ caseID: ID, text: String, as user: UnlockedUser, requestID: String) async throws -> ID {
         guard !text.isEmpty, text.utf8.count <= 65_536 else { throw VaultError.invalid("`text` must be 1–65536 bytes") }
         let sentAt = now()
-        return try await withWorkedCase(caseID, user: user, requestID: requestID, action: "note.write") { db, c, _ in
+        let noteID = try await withWorkedCase(caseID, user: user, requestID: requestID, action: "note.write") {
+            db, c, _ in
             let current = try self.findCase(db, id: c.id) ?? c
             let epoch = try self.epochKey(db, case: current, epoch: current.currentEpoch)
             let id = ID.v7(milliseconds: sentAt)
@@ -102,6 +105,8 @@ extension Vault {
                 writtenBy: user.username, now: self.now())
             return id
         }
+        notifyCasesChanged([caseID], kind: "message")
+        return noteID
     }
 }
 
@@ -167,5 +172,6 @@ extension Vault {
             return .success(())
         }
         try outcome.get()
+        notifyCasesChanged([caseID], kind: "case")
     }
 }

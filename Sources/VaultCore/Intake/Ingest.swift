@@ -70,9 +70,11 @@ extension Vault {
     /// Seals outside the writer (in the request's task, in parallel with others), then stores in a batch.
     func ingest(_ item: InboundItem, relay: RelayPrincipal, caller: Caller) async throws -> IngestResult {
         let pre = try await prepare(item)
-        return try await database.batched { db in
+        let result = try await database.batched { db in
             try self.storeInbound(db, item, relay: relay, caller: caller, prepared: pre)
         }.get()
+        if !result.duplicate { notifyCasesChanged([result.caseID], kind: "message") }
+        return result
     }
 
     /// Loads the verified desk and seals `item` to the current epoch of its case (no envelope when there is no

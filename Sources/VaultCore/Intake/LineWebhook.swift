@@ -14,6 +14,8 @@ public struct WebhookResult: Sendable, Equatable {
     public var duplicates = 0
     public var ignored = 0
     public var contentPending: [PendingContent] = []
+    /// Cases that gained or lost a message (for live views).
+    var changedCases: [ID] = []
 }
 
 /// One webhook event the vault acts on, parsed and validated before anything is written.
@@ -108,7 +110,7 @@ extension Vault {
         let actions = try Self.parseWebhook(body, desk: name, ignored: &result.ignored)
         if actions.isEmpty { return result }
         let ignored = result.ignored
-        return try await database.batched { db in
+        let stored = try await database.batched { db in
             var r = WebhookResult()
             r.ignored = ignored
             for action in actions {
@@ -116,6 +118,8 @@ extension Vault {
             }
             return r
         }
+        notifyCasesChanged(stored.changedCases, kind: "message")
+        return stored
     }
 
     private func apply(
@@ -140,7 +144,12 @@ extension Vault {
         case .message(_, let item, let lineID, let media):
             let stored = try storeInbound(db, item, relay: relay, caller: caller, prepared: nil).get()
             messageID = stored.messageID
-            if stored.duplicate { r.duplicates += 1 } else { r.accepted += 1 }
+            if stored.duplicate {
+                r.duplicates += 1
+            } else {
+                r.accepted += 1
+                r.changedCases.append(stored.caseID)
+            }
             if media, try !contentComplete(db, messageID: stored.messageID) {
                 r.contentPending.append(PendingContent(lineMessageID: lineID, messageID: stored.messageID))
             }
@@ -169,7 +178,12 @@ extension Vault {
         case .event(_, let item):
             let stored = try storeInbound(db, item, relay: relay, caller: caller, prepared: nil).get()
             messageID = stored.messageID
-            if stored.duplicate { r.duplicates += 1 } else { r.accepted += 1 }
+            if stored.duplicate {
+                r.duplicates += 1
+            } else {
+                r.accepted += 1
+                r.changedCases.append(stored.caseID)
+            }
         }
         try db.cachedStatement(
             sql: "INSERT INTO line_events (desk_id, webhook_event_id, message_id, created_at) VALUES (?, ?, ?, ?)"

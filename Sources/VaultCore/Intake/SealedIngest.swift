@@ -103,7 +103,7 @@ extension Vault {
             }
         }
         let caller = relay.caller(requestID: requestID)
-        return try await database.batched { db -> IngestOutcome in
+        let result = try await database.batched { db -> IngestOutcome in
             guard let desk = try self.desk(db, name: m.desk) else { throw VaultError.notFound("no desk \(m.desk)") }
             if case .denied(let e) = try self.relayMayWrite(db, relay, deskID: desk.id, deskName: m.desk) {
                 return try self.refuse(db, caller, "relay.write", "desk:\(m.desk)", e)
@@ -147,5 +147,7 @@ extension Vault {
                     plaintext: []))
             return .success(IngestResult(messageID: m.messageID, caseID: c.id, duplicate: false))
         }.get()
+        if !result.duplicate { notifyCasesChanged([result.caseID], kind: "message") }
+        return result
     }
 }

@@ -104,7 +104,9 @@ extension Vault {
             try self.record(db, caller, "reply.write", "message:\(envelope.messageID)", envelopeHash: envelope.hash)
             return .success(envelope.messageID)
         }
-        return try outcome.get()
+        let replyID = try outcome.get()
+        notifyCasesChanged([caseID], kind: "message")
+        return replyID
     }
 
     /// Leases up to `limit` pending replies of the relay's desks (or of `desk` only) to it for `leaseSeconds`. Items
@@ -174,11 +176,11 @@ extension Vault {
             )
         }
         let caller = relay.caller(requestID: requestID)
-        let outcome: Result<Void, VaultError> = try await database.batched { db in
+        let outcome: Result<ID?, VaultError> = try await database.batched { db in
             try self.assertRelayLive(db, relay)
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT desk_id, status, lease_holder, lease_until FROM outbox WHERE id = ?",
+                    db, sql: "SELECT desk_id, case_id, status, lease_holder, lease_until FROM outbox WHERE id = ?",
                     arguments: [Data(id.bytes)]),
                 let desk = ID(bytes: Array(row["desk_id"] as Data)),
                 self.relayCovers(relay, deskID: desk, deskName: nil) == .allowed  // another desk's item: not found
@@ -197,9 +199,9 @@ extension Vault {
                     """,
                 arguments: [delivered ? "delivered" : "failed", detail, self.now(), Data(id.bytes)])
             try self.record(db, caller, "relay.outbox.ack", "outbox:\(id) \(delivered ? "delivered" : "failed")")
-            return .success(())
+            return .success(ID(bytes: Array(row["case_id"] as Data)))
         }
-        try outcome.get()
+        if let caseID = try outcome.get() { notifyCasesChanged([caseID], kind: "delivery") }
     }
 
     /// A delivery detail the outbox stores: `^[a-z]{1,16}:[0-9A-Za-z_.-]{1,32}$`, at most 48 bytes (e.g. `line:400`).

@@ -53,6 +53,17 @@ public final class SessionStore: Sendable {
         }
     }
 
+    /// Whether a token's session is live, without counting this as use (a long-lived event stream checks it, and
+    /// must not keep an idle session alive).
+    public func isLive(_ token: String) -> Bool {
+        let key = Hashing.blake2b(Array(token.utf8))
+        let now = clock.milliseconds()
+        return entries.withLock { map in
+            guard let e = map[key] else { return false }
+            return now - e.lastUsedAt <= idleMillis && now - e.createdAt <= lifetimeMillis
+        }
+    }
+
     /// Ends one session (logout).
     public func end(_ token: String) {
         let key = Hashing.blake2b(Array(token.utf8))
@@ -98,6 +109,9 @@ public final class SessionStore: Sendable {
     }
 
     public var count: Int { entries.withLock { $0.count } }
+
+    /// How long a session may sit unused before it ends (the console shows the time left).
+    public var idleSeconds: Int64 { idleMillis / 1000 }
 
     /// True when the user's row was seen active less than `stateCheckMillis` ago.
     func recentlySeenActive(_ userID: ID, now: Int64) -> Bool {

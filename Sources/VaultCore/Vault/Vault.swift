@@ -15,6 +15,8 @@ public final class Vault: Sendable {
     public let kdfProfile: KDFParameters.Profile
     public let minRetentionDays: Int
     public let sessions: SessionStore
+    /// Case changes for live views (the console's event stream), published after commit; metadata only.
+    public let caseEvents = CaseEventHub()
     let derivations: DerivationLimiter
     let throttle = UnlockThrottle()
     let verified = VerifiedSignatures()
