@@ -21,7 +21,8 @@ struct CasePageController {
     func summary(_ id: ID, user: UnlockedUser, requestID: String) async throws -> CaseSummary? {
         guard user.role == .counselor || user.role == .supervisor else { return nil }
         var q = CaseQuery()
-        q.limit = 1000
+        q.caseID = id
+        q.limit = 1
         return try await console.vault.listCases(q, as: user, requestID: requestID).first { $0.id == id }
     }
 

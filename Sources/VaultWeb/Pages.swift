@@ -68,11 +68,27 @@ struct Pages: Sendable {
 
 /// Times as the console shows them: in the desk's time zone (Asia/Tokyo unless the desk says otherwise).
 enum Times {
+    /// `yyyy-MM-dd HH:mm` in the zone (the zone's offset at that instant, then civil-from-days arithmetic: a page
+    /// of 1,000 messages formats 1,000 times, and a Calendar per call cost more than the rest of the row).
     static func format(_ milliseconds: Int64, timeZone: TimeZone) -> String {
-        let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
-        let c = Calendar(identifier: .gregorian).dateComponents(in: timeZone, from: date)
-        return String(
-            format: "%04d-%02d-%02d %02d:%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0)
+        let offset = Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(milliseconds) / 1000)))
+        let local = (milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000) + offset
+        let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        let secondOfDay = local - days * 86_400
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : String(n) }
+        let y = String(year)
+        return String(repeating: "0", count: max(0, 4 - y.count)) + y + "-" + two(month) + "-" + two(day) + " "
+            + two(secondOfDay / 3600) + ":" + two(secondOfDay % 3600 / 60)
     }
 
     static let tokyo = TimeZone(identifier: "Asia/Tokyo")!

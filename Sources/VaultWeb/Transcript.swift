@@ -40,8 +40,10 @@ enum Transcript {
             "author": m.author, "time": Times.format(m.sentAt, timeZone: zone), "text": body,
             "is_image": m.kind == "image" && media != nil, "retracted": m.retracted,
         ]
-        // Mustache shows an optional held in `Any` as "nil": only values that exist go in.
-        if let media { values["media"] = media }
+        // Mustache shows an optional held in `Any` as "nil", and looks a missing name up through every enclosing
+        // context (slow over 1,000 messages): absent values are `false`.
+        values["media"] = media.map { $0 as Any } ?? false
+        values["delivery"] = false
         if let delivery = m.delivery {
             values["delivery"] = t.text("delivery_\(delivery)", lang)
             values["delivery_state"] = delivery

@@ -31,6 +31,8 @@ public struct CaseQuery: Sendable {
     public var after: ID?
     /// Triage order (risk, imminent first, then `waiting_since`, oldest first, none last) instead of newest activity.
     public var triage = false
+    /// Only this case (the console's case page: one row under the listing's own rules, not the whole desk).
+    public var caseID: ID?
 
     public init() {}
 }
@@ -67,6 +69,10 @@ extension Vault {
             if let desk = q.desk {
                 sql += " AND d.name = ?"
                 args.append(desk)
+            }
+            if let caseID = q.caseID {
+                sql += " AND c.id = ?"
+                args.append(Data(caseID.bytes))
             }
             if let status = q.status {
                 sql += " AND c.status = ?"
