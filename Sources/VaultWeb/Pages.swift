@@ -5,7 +5,8 @@ import NIOCore
 import VaultCore
 
 /// The templates (`Resources/templates/*.mustache`, each page a child of `layout`) and the catalogues. Every
-/// value is inserted with `{{…}}`, which HTML-escapes `< > & " '`; no template uses triple braces or `{{&…}}`.
+/// value is inserted with `{{…}}`, which HTML-escapes `< > & " '` (`ConsoleHTML`, set on every template as it is
+/// registered); no template uses triple braces or `{{&…}}`.
 struct Pages: Sendable {
     let library: MustacheLibrary
     let catalogue: Catalogue
@@ -13,12 +14,13 @@ struct Pages: Sendable {
     /// - Throws: a missing resource or a template that does not parse.
     init() throws {
         guard let base = Bundle.module.resourceURL else { throw ResourceError(name: "resources") }
+        ConsoleHTML.register()
         var library = MustacheLibrary()
         let templates = base.appendingPathComponent("templates")
         for name in try FileManager.default.contentsOfDirectory(atPath: templates.path)
         where name.hasSuffix(".mustache") {
             let text = try String(contentsOf: templates.appendingPathComponent(name), encoding: .utf8)
-            try library.register(text, named: String(name.dropLast(".mustache".count)))
+            try library.register(ConsoleHTML.pragma + text, named: String(name.dropLast(".mustache".count)))
         }
         self.library = library
         self.catalogue = try Catalogue(directory: base.appendingPathComponent("i18n"))
