@@ -140,6 +140,7 @@ let package = Package(
                 "VaultWeb",
                 "VaultHTTP",
                 "VaultCore",
+                "VaultCrypto",
                 "VaultTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

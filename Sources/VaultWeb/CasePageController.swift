@@ -84,6 +84,7 @@ struct CasePageController {
             "assignee": c.assignee ?? t.text("assignee_none", lang), "mine": mine,
             "takeable": c.assignee == nil && user.role == .counselor && c.status == "open",
             "can_reply": mine && c.status == "open",
+            "can_note": mine || user.role == .supervisor,
         ]
     }
 

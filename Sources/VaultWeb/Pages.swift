@@ -34,7 +34,8 @@ struct Pages: Sendable {
         _ template: String, _ values: [String: Any], lang: Lang, signed: SignedIn?, idleSeconds: Int64? = nil,
         status: HTTPResponse.Status = .ok
     ) -> Response {
-        var context = values
+        // Mustache renders an optional held in `Any` as "nil"; an absent value is a missing key instead.
+        var context = values.filter { !Self.isNil($0.value) }
         context["lang"] = lang.rawValue
         context["t"] = catalogue[lang]
         context["other_lang"] = lang == .ja ? "en" : "ja"
@@ -50,6 +51,11 @@ struct Pages: Sendable {
         var response = Response(status: status, headers: [.contentType: "text/html; charset=utf-8"])
         response.body = ResponseBody(byteBuffer: ByteBuffer(string: html))
         return response
+    }
+
+    static func isNil(_ value: Any) -> Bool {
+        let mirror = Mirror(reflecting: value)
+        return mirror.displayStyle == .optional && mirror.children.isEmpty
     }
 
     /// The error page for a status, with a catalogue message.

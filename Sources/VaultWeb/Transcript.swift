@@ -34,14 +34,18 @@ enum Transcript {
         default: if body.isEmpty { body = m.kind }
         }
         if m.retracted, m.text == nil, m.kind == "text" { body = "" }
-        return [
+        var values: [String: Any] = [
             "id": m.id.description, "seq": String(m.seq), "direction": m.direction,
             "direction_name": t.text("direction_\(m.direction)", lang),
             "author": m.author, "time": Times.format(m.sentAt, timeZone: zone), "text": body,
-            "media": media as Any, "is_image": m.kind == "image" && media != nil,
-            "retracted": m.retracted,
-            "delivery": m.delivery.map { t.text("delivery_\($0)", lang) } as Any,
-            "delivery_state": m.delivery ?? "",
+            "is_image": m.kind == "image" && media != nil, "retracted": m.retracted,
         ]
+        // Mustache shows an optional held in `Any` as "nil": only values that exist go in.
+        if let media { values["media"] = media }
+        if let delivery = m.delivery {
+            values["delivery"] = t.text("delivery_\(delivery)", lang)
+            values["delivery_state"] = delivery
+        }
+        return values
     }
 }

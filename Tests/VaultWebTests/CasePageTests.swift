@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import Testing
 import VaultCore
+import VaultCrypto
 import VaultHTTP
 import VaultTestSupport
 
@@ -38,6 +39,9 @@ import VaultTestSupport
         let f = try await Fixture.make()
         defer { f.remove() }
         let m = try await f.vault.ingest(f.text("助けて"), relay: f.relay, requestID: "r")
+        let relayKey = try BoxKeyPair.generate()
+        try await f.vault.setRelayKey(
+            desk: "ijime", publicKey: relayKey.publicKey, supervisor: try await f.unlock("sup"), requestID: "k")
         try await makeConsoleApp(f).test(.router) { client in
             let cookie = try await client.login(f, "cou1")
             let csrf = try #require(try await client.page(.get, "/console/desks/ijime/queue", cookie: cookie).csrf)

@@ -94,7 +94,7 @@ import VaultTestSupport
             let take = try await client.page(
                 .post, "/console/cases/\(message.caseID)/assign", cookie: cookie, form: [("csrf", token)])
             #expect(take.status == .seeOther)
-            #expect(take.location == "/console/cases/\(message.caseID)")
+            #expect(take.location == "/console/cases/\(message.caseID)?done=taken")
             let header = try await client.page(
                 .post, "/console/logout", cookie: cookie, form: [], headers: [HTTPField.Name("X-CSRF-Token")!: token])
             #expect(header.status == .seeOther)

@@ -106,6 +106,11 @@ def browser_context_args(browser_context_args, base):
     return {**browser_context_args, "base_url": base, "locale": "ja-JP", "timezone_id": "Asia/Tokyo"}
 
 
+def new_context(browser, vault, **options):
+    """A fresh browser context (its own cookies) on the server, Japanese and in Tokyo like a municipal desk."""
+    return browser.new_context(base_url=vault["base"], locale="ja-JP", timezone_id="Asia/Tokyo", **options)
+
+
 def relay_post(base, token, text, channel_user="U" + "c" * 32, desk="ijime"):
     """A relay delivering one inbound text (POST /v1/messages); returns the API's answer."""
     body = json.dumps({
