@@ -5,12 +5,12 @@ import uuid
 
 from axe_playwright_python.sync_playwright import Axe
 
-from conftest import login, relay_post
+from conftest import login, new_context, relay_post
 
 
 def signed_in(browser, vault, username, **options):
     """A new browser context with `username` signed in; returns (context, page)."""
-    context = browser.new_context(base_url=vault["base"], **options)
+    context = new_context(browser, vault, **options)
     page = context.new_page()
     login(page, vault, username)
     return context, page

@@ -8,6 +8,7 @@ import uuid
 
 from playwright.sync_api import expect
 
+from conftest import new_context
 from roles_helpers import assert_axe_clean, signed_in
 
 
@@ -29,7 +30,7 @@ def test_add_user_enroll_invite_confirm(browser, vault):
     assert enrollment_code not in page.content()  # shown once
 
     # The new user enrolls in their own browser and reads the fingerprint out.
-    person = browser.new_context(base_url=vault["base"])
+    person = new_context(browser, vault)
     person_page = person.new_page()
     person_page.goto("/console/enroll")
     person_page.fill("#username", username)
