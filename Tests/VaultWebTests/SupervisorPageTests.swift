@@ -122,6 +122,13 @@ import VaultTestSupport
             #expect(!after.text.contains("data-request-id=\"\(id)\""))
             #expect(after.text.contains("data-grant-case=\"\(m.caseID)\""))
             #expect(after.text.contains("<time data-expires>"))
+            let cou4Cookie = try await client.login(f, "cou4")
+            let granted = try await client.page(.get, "/console/cases/\(m.caseID)", cookie: cou4Cookie)
+            #expect(granted.status == .ok)
+            #expect(granted.text.contains("data-access-until"))
+            let owner = try await client.login(f, "cou1")
+            let own = try await client.page(.get, "/console/cases/\(m.caseID)", cookie: owner)
+            #expect(!own.text.contains("data-access-until"))
         }
     }
 

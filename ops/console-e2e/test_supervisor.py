@@ -72,6 +72,7 @@ def test_break_glass_needs_a_reason_and_shows_its_expiry(browser, vault):
     with page.expect_navigation():
         page.locator("form[action$='/break-glass'] button").click()
     expect(page.locator(f'[data-message-id="{first["message_id"]}"]')).to_contain_text("緊急閲覧の確認")
+    expect(page.locator("[data-access-until] time")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$"))
     page.goto(DASHBOARD)
     grant = page.locator(f'[data-grant-case="{case_id}"]', has_text="sup1")
     expect(grant.locator("[data-expires]")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$"))

@@ -79,3 +79,20 @@ extension Vault {
         }
     }
 }
+
+extension Vault {
+    /// When the user's own live time-limited access to the case ends (an approved request or a break-glass), if
+    /// they hold one: the case page shows it. A grant row without its MAC does not count.
+    /// - Throws: storage errors.
+    public func grantExpiry(caseID: ID, as user: UnlockedUser) async throws -> Int64? {
+        let now = now()
+        return try await database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM case_grants WHERE case_id = ? AND user_id = ? AND expired = 0 AND expires_at > ?
+                    """, arguments: [Data(caseID.bytes), Data(user.id.bytes), now]
+            ).filter { (try? self.checkGrant($0)) != nil }.map { $0["expires_at"] as Int64 }.max()
+        }
+    }
+}
