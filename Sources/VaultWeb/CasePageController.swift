@@ -62,6 +62,10 @@ struct CasePageController {
         values["messages"] = messages.map { Transcript.values($0, caseID: id, zone: zone, lang: lang, t: t) }
         values["last_seq"] = String(messages.last?.seq ?? 0)
         values["readable"] = true
+        // Time-limited access (break-glass, an approved request): when it ends, on the page.
+        if let until = try await console.vault.grantExpiry(caseID: id, as: user) {
+            values["access_until"] = Times.format(until, timeZone: zone)
+        }
         if let desk = listed?.desk, user.role == .counselor || user.role == .supervisor {
             let templates =
                 (try? await console.vault.templates(desk: desk, as: user, requestID: context.requestID)) ?? []

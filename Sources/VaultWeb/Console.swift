@@ -42,6 +42,11 @@ public struct Console: Sendable {
         CaseActionsController(console: self).addRoutes(to: router)
         CasePageController(console: self).addRoutes(to: router)
         EventsController(console: self).addRoutes(to: router)
+        DashboardController(console: self).addRoutes(to: router)
+        MembersController(console: self).addRoutes(to: router)
+        AuditLogController(console: self).addRoutes(to: router)
+        AuditReviewController(console: self).addRoutes(to: router)
+        AdminPageController(console: self).addRoutes(to: router)
     }
 
     /// `/console/`: the role's home.

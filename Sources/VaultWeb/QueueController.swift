@@ -63,6 +63,9 @@ struct QueueController {
                         as [String: Any]
                 },
                 "page": "queue",
+                // Supervisors also reach the desk's dashboard and members pages from here.
+                "supervisor_nav": user.role == .supervisor,
+                "desk_nav": DashboardController.deskNav(desk, current: "queue", lang: lang, t: t),
             ], lang: lang, signed: signed, idleSeconds: console.vault.sessions.idleSeconds)
     }
 }

@@ -6,6 +6,13 @@ public struct AuditEventQuery: Sendable {
     public var actor: String?
     public var action: String?
     public var caseID: ID?
+    /// Exclusive seq: the `limit` entries just before it (still returned oldest first), instead of after `after`.
+    public var before: Int64?
+    public var outcome: AuditEntry.Outcome?
+    /// Entries at or after this time (Unix ms).
+    public var since: Int64?
+    /// Entries before this time (Unix ms).
+    public var until: Int64?
 
     public init() {}
 }

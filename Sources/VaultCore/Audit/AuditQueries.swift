@@ -25,10 +25,27 @@ extension Vault {
                 args.append("case:\(c)")
                 args.append("case:\(c) %")
             }
-            sql += " ORDER BY seq LIMIT ?"
+            if let outcome = q.outcome {
+                sql += " AND outcome = ?"
+                args.append(outcome.rawValue)
+            }
+            if let since = q.since {
+                sql += " AND time >= ?"
+                args.append(since)
+            }
+            if let until = q.until {
+                sql += " AND time < ?"
+                args.append(until)
+            }
+            if let before = q.before {
+                sql += " AND seq < ?"
+                args.append(before)
+            }
+            sql += q.before == nil ? " ORDER BY seq LIMIT ?" : " ORDER BY seq DESC LIMIT ?"
             args.append(min(max(q.limit, 1), 1000))
             let key = try self.openAuditorsKey(db, as: user)
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { row in
+            let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+            return (q.before == nil ? rows : rows.reversed()).map { row in
                 let e = AuditLog.decode(row)
                 return AuditEvent(entry: e, reason: self.openReason(e.reasonSealed, with: key))
             }

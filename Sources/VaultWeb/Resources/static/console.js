@@ -2,9 +2,11 @@
 import { startIdleClock } from "./idle.js";
 import { keepDrafts } from "./draft.js";
 import { startLive } from "./live.js";
+import { startDashboard } from "./dashboard.js";
 import { useTemplates } from "./templates.js";
 
 startIdleClock(document.body);
 keepDrafts(document);
 useTemplates(document);
 startLive(document);
+startDashboard(document);
