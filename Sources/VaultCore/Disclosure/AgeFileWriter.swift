@@ -72,10 +72,15 @@ public final class AgeFileStream {
             try handle.synchronize()
             try handle.close()
             open = false
-            guard link(partial.path, url.path) == 0 else {
+            // A hard link never replaces an existing file; a file system without hard links (a FAT stick) gets
+            // a rename after a last check.
+            if link(partial.path, url.path) == 0 {
+                unlink(partial.path)
+            } else if errno == EEXIST || FileManager.default.fileExists(atPath: url.path) {
                 throw VaultError(.conflict, "\(url.lastPathComponent) appeared meanwhile; nothing replaced")
+            } else if rename(partial.path, url.path) != 0 {
+                throw VaultError(.storageUnavailable, "cannot rename \(partial.lastPathComponent) into place")
             }
-            unlink(partial.path)
             return (written.bytes, hash.finish())
         } catch {
             abandon()
