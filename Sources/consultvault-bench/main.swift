@@ -8,10 +8,15 @@ import VaultCore
 // per batch.
 //
 //   consultvault-bench seed DIR DESK RELAY_TOKEN COUNT [USERS]
+//   consultvault-bench seed-media DIR DESK RELAY_TOKEN COUNT BYTES [USERS]   (ops/bench/handback)
 
 let args = CommandLine.arguments
 if args.count >= 2, args[1] == "seed-stats" {
     try StatsSeed.run(args)
+    exit(0)
+}
+if args.count >= 2, args[1] == "seed-media" {
+    try await MediaSeed.run(args)
     exit(0)
 }
 guard args.count >= 6, args[1] == "seed", let count = Int(args[5]) else {

@@ -142,26 +142,7 @@ struct DeskCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                guard !shares.isEmpty else {
-                    throw VaultError(.invalidRequest, "give the share files with --share FILE")
-                }
-                var parts: [Shamir.Share] = []
-                for path in shares {
-                    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                        throw VaultError(.notFound, "cannot read share file \(path)")
-                    }
-                    do {
-                        parts.append(try Shamir.Share.decodeFile(text).share)
-                    } catch {
-                        throw VaultError(.invalidRequest, "share file \(path) is damaged or not a share: \(error)")
-                    }
-                }
-                let secret: SecretBytes
-                do {
-                    secret = try Shamir.combine(parts)
-                } catch {
-                    throw VaultError(.invalidRequest, "the shares do not recombine: \(error)")
-                }
+                let secret = try RecoveryShares.combine(shares)
                 try await options.openVault().recoverDesk(
                     name: name, to: supervisor, recoverySecret: secret, caller: .cli())
                 print("recovered desk \(name): its keys are sealed to \(supervisor)")

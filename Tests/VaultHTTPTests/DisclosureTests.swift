@@ -57,6 +57,9 @@ import VaultTestSupport
                 ).status == .created)
             let note = try await client.call(.post, "/v1/cases/\(cid)/notes", token: sup, json: ["text": Self.marker])
             #expect(note.status == .created)
+            let coded = try await client.call(
+                .put, "/v1/cases/\(cid)/record", token: sup, json: ["categories": ["bullying"], "gender": "female"])
+            #expect(coded.status == .ok, "\(coded.json)")
             let body: [String: Any] = ["recipient": recipient, "recipient_name": "〇〇県警察 生活安全課", "reason": "児童の安全確認のため"]
 
             // Counselor, auditor, admin: 403, recorded as denied.
@@ -137,6 +140,13 @@ import VaultTestSupport
             #expect(!html.contains("<b>") && !html.contains("src=") && !html.contains("href="))
             let notes = String(decoding: try #require(entries["notes.json"]), as: UTF8.self)
             #expect(notes.contains("開示マーカー-7731"))
+            // record.json: the case's coded record (issue 17) and its state.
+            let record =
+                try JSONSerialization.jsonObject(with: Data(try #require(entries["record.json"]))) as? [String: Any]
+            let fields = record?["record"] as? [String: Any]
+            #expect(record?["case_id"] as? String == cid && record?["status"] as? String == "open")
+            #expect(fields?["categories"] as? [String] == ["bullying"] && fields?["gender"] as? String == "female")
+            #expect(fields?["inbound_count"] as? Int == 1 && fields?["updated_at"] is String)
             // A tampered entry fails the check, naming it.
             var tampered = entries
             tampered["notes.json"]?[0] ^= 1

@@ -118,15 +118,7 @@ extension Vault {
             // A cursor reuses one row and reads the blobs without an intermediate copy (a 1,000-row page).
             let cursor = try Row.fetchCursor(
                 db,
-                sql: """
-                    SELECT m.id, m.seq, m.epoch_key_id, m.direction, m.kind, m.author, m.sent_at, m.body, m.sealed_key,
-                        m.retracted, m.written_by, c.state AS content_state, c.content_type, c.size AS content_size,
-                        o.status AS delivery, o.detail AS delivery_detail, m.session_id,
-                        s.public_key AS session_public_key
-                    FROM messages m LEFT JOIN message_content c ON c.message_id = m.id
-                    LEFT JOIN outbox o ON o.message_id = m.id LEFT JOIN sender_sessions s ON s.id = m.session_id
-                    WHERE m.case_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?
-                    """,
+                sql: Self.transcriptSelect + " WHERE m.case_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?",
                 arguments: [Data(caseID.bytes), afterSeq, pageLimit])
             // About 32 chunks for a full page, with small ones at both ends: the first so that a second core starts
             // at once, the last ones so that the cores finish together (the page's expected size comes from the
@@ -243,7 +235,17 @@ extension Vault {
         ).execute(arguments: [Data(user.bytes), Data(caseID.bytes), last, readInbound])
     }
 
-    private static func open(
+    /// The columns `StoredMessage(transcriptRow:)` reads, from `messages m` and what joins it.
+    static let transcriptSelect = """
+        SELECT m.id, m.seq, m.epoch_key_id, m.direction, m.kind, m.author, m.sent_at, m.body, m.sealed_key,
+            m.retracted, m.written_by, c.state AS content_state, c.content_type, c.size AS content_size,
+            o.status AS delivery, o.detail AS delivery_detail, m.session_id, s.public_key AS session_public_key
+        FROM messages m LEFT JOIN message_content c ON c.message_id = m.id
+        LEFT JOIN outbox o ON o.message_id = m.id LEFT JOIN sender_sessions s ON s.id = m.session_id
+        """
+
+    /// Opens one stored message with its epoch key (v1) or sender session (v2).
+    static func open(
         _ m: StoredMessage, caseID: ID, epoch: BoxKeyPair?, session: SenderSessionKey?, includeRetracted: Bool
     ) throws -> TranscriptMessage {
         let envelope = m.envelope(caseID: caseID)

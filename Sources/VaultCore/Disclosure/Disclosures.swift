@@ -276,7 +276,7 @@ extension Vault {
         try archive.add(prefix + "transcript.json", PackageContent.transcriptJSON(caseID: caseID, messages))
         try archive.add(prefix + "transcript.html", PackageContent.transcriptHTML(caseID: caseID, desk: desk, messages))
         try archive.add(prefix + "notes.json", PackageContent.notesJSON(caseID: caseID, messages))
-        try archive.add(prefix + "record.json", PackageContent.recordJSON(caseID: caseID))
+        try archive.add(prefix + "record.json", try await recordFile(caseID))
         for m in messages where m.data?["content_available"] == .bool(true) {
             let reader = try await openContent(caseID: caseID, messageID: m.id, as: user, requestID: requestID)
             var bytes: [UInt8] = []
@@ -285,6 +285,18 @@ extension Vault {
             try archive.add(
                 PackageContent.mediaPath(prefix: prefix, messageID: m.id, contentType: reader.contentType), bytes)
         }
+    }
+
+    /// A case's record.json (its coded record, figures and state), read in one transaction.
+    func recordFile(_ caseID: ID) async throws -> [UInt8] {
+        try await database.read { db in try self.recordFile(db, caseID) }
+    }
+
+    func recordFile(_ db: Database, _ caseID: ID) throws -> [UInt8] {
+        guard let c = try findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
+        return try PackageContent.recordJSON(
+            caseID: caseID, view: try Self.recordView(db, caseID: caseID), status: c.status, risk: c.risk,
+            openedAt: c.openedAt, closedAt: c.closedAt)
     }
 
     /// The requester downloads the package once, within 24 hours of approval; the stored file is deleted.

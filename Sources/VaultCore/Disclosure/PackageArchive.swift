@@ -4,8 +4,10 @@ import ZIPFoundation
 
 /// The ZIP inside a disclosure package or a hand-back (schema/FORMAT.md §21): entries added in order, then
 /// `manifest.json` (path, SHA-256 and size of every other entry) and `manifest.sig` (the vault's Ed25519 signature
-/// over the manifest's exact bytes, one base64 line). Built in memory (stored, not deflated): nothing of it touches
-/// the disk before it is age-encrypted.
+/// over the manifest's exact bytes, one base64 line). Entries are stored (not deflated) and written as they are
+/// added, in one pass, to a sink (the age encryptor of a hand-back) or to memory (a disclosure package): nothing of
+/// it touches the disk before it is age-encrypted. ZIP64 records are added only when the archive needs them
+/// (65,535 entries or more, or more than 4 GiB).
 public final class PackageArchive {
     public struct File: Sendable, Equatable {
         public let path: String
@@ -13,29 +15,95 @@ public final class PackageArchive {
         public let size: Int
     }
 
-    private let archive: Archive
-    public private(set) var files: [File] = []
-    private let modified = Date(timeIntervalSince1970: 1_577_836_800)  // fixed: entry times say nothing
+    private final class Memory {
+        var data = Data()
+    }
 
-    /// - Throws: when ZIPFoundation cannot open an in-memory archive.
+    private let sink: ([UInt8]) throws -> Void
+    private let memory: Memory?
+    private var offset: UInt64 = 0
+    private var central: [UInt8] = []
+    private var entryCount = 0
+    private var paths = Set<String>()
+    public private(set) var files: [File] = []
+    /// DOS date and time of every entry: 2020-01-01 00:00 (entry times say nothing).
+    static let dosDate: UInt16 = (40 << 9) | (1 << 5) | 1
+    static let dosTime: UInt16 = 0
+
+    /// An archive built in memory; `finish` returns its bytes.
+    /// - Throws: never; kept throwing for its callers.
     public init() throws {
-        archive = try Archive(accessMode: .create)
+        let memory = Memory()
+        self.memory = memory
+        sink = { memory.data.append(contentsOf: $0) }
+    }
+
+    /// An archive whose bytes go to `sink` as they are made (a local header and its entry per `add`, the central
+    /// directory at `close`).
+    public init(sink: @escaping ([UInt8]) throws -> Void) {
+        memory = nil
+        self.sink = sink
     }
 
     /// Adds one file.
-    /// - Throws: `.invalid` for a path that is empty, absolute, has `..` or repeats one; ZIP errors.
+    /// - Throws: `.invalid` for a path that is empty, absolute, has `..` or repeats one; what the sink throws.
     public func add(_ path: String, _ bytes: [UInt8]) throws {
         guard !path.isEmpty, !path.hasPrefix("/"), !path.split(separator: "/").contains(".."),
-            !files.contains(where: { $0.path == path }), path != "manifest.json", path != "manifest.sig"
+            !paths.contains(path), path != "manifest.json", path != "manifest.sig"
         else { throw VaultError.invalid("bad package path") }
-        let data = Data(bytes)
-        try archive.addEntry(
-            with: path, type: .file, uncompressedSize: Int64(data.count), modificationDate: modified,
-            permissions: 0o600, compressionMethod: .none
-        ) { position, size in
-            data.subdata(in: Int(position)..<(Int(position) + size))
-        }
+        try entry(path, bytes)
         files.append(File(path: path, sha256: Hex.string(Hashing.sha256(bytes)), size: bytes.count))
+    }
+
+    private func entry(_ path: String, _ bytes: [UInt8]) throws {
+        guard bytes.count < 0xFFFF_FFFF else { throw VaultError.invalid("a package file is 4 GiB or more") }
+        paths.insert(path)
+        let name = Array(path.utf8)
+        let crc = UInt32(Data(bytes).crc32(checksum: 0))
+        let size = UInt32(bytes.count)
+        var local = ZIPBytes()
+        local.u32(0x0403_4b50)
+        local.u16(20)  // version needed: 2.0
+        local.u16(0x0800)  // names are UTF-8
+        local.u16(0)  // stored
+        local.u16(Self.dosTime)
+        local.u16(Self.dosDate)
+        local.u32(crc)
+        local.u32(size)
+        local.u32(size)
+        local.u16(UInt16(name.count))
+        local.u16(0)
+        local.bytes += name
+        let needs64 = offset >= 0xFFFF_FFFF
+        var cd = ZIPBytes()
+        cd.u32(0x0201_4b50)
+        cd.u16(needs64 ? 0x032D : 0x0314)  // made by: UNIX, 4.5 or 2.0
+        cd.u16(needs64 ? 45 : 20)
+        cd.u16(0x0800)
+        cd.u16(0)
+        cd.u16(Self.dosTime)
+        cd.u16(Self.dosDate)
+        cd.u32(crc)
+        cd.u32(size)
+        cd.u32(size)
+        cd.u16(UInt16(name.count))
+        cd.u16(needs64 ? 12 : 0)  // extra: ZIP64 (id 1, 8 bytes: the local header's offset)
+        cd.u16(0)  // comment
+        cd.u16(0)  // disk
+        cd.u16(0)  // internal attributes
+        cd.u32(UInt32(0o100600) << 16)  // regular file, 0600
+        cd.u32(needs64 ? 0xFFFF_FFFF : UInt32(offset))
+        cd.bytes += name
+        if needs64 {
+            cd.u16(1)
+            cd.u16(8)
+            cd.u64(offset)
+        }
+        try sink(local.bytes)
+        try sink(bytes)
+        offset += UInt64(local.bytes.count + bytes.count)
+        central += cd.bytes
+        entryCount += 1
     }
 
     /// The manifest's bytes: `{"version":1,"files":[{"path":…,"sha256":…,"size":…},…]}`.
@@ -51,60 +119,63 @@ public final class PackageArchive {
         return out + Array("]}\n".utf8)
     }
 
-    /// Adds manifest.json and manifest.sig and returns the ZIP's bytes.
-    /// - Throws: ZIP errors.
-    public func finish(signing: SigningKeyPair) throws -> Data {
+    /// Adds manifest.json and manifest.sig, then the central directory (and the ZIP64 records when needed).
+    /// - Returns: the manifest's bytes.
+    /// - Throws: what the sink throws.
+    @discardableResult
+    public func close(signing: SigningKeyPair) throws -> [UInt8] {
         let manifest = Self.manifest(files)
         let signature = Array((Data(signing.sign(manifest)).base64EncodedString() + "\n").utf8)
-        for (path, bytes) in [("manifest.json", manifest), ("manifest.sig", signature)] {
-            let data = Data(bytes)
-            try archive.addEntry(
-                with: path, type: .file, uncompressedSize: Int64(data.count), modificationDate: modified,
-                permissions: 0o600, compressionMethod: .none
-            ) { position, size in data.subdata(in: Int(position)..<(Int(position) + size)) }
+        try entry("manifest.json", manifest)
+        try entry("manifest.sig", signature)
+        let start = offset
+        let size = UInt64(central.count)
+        try sink(central)
+        var end = ZIPBytes()
+        let needs64 = entryCount >= 0xFFFF || start >= 0xFFFF_FFFF || size >= 0xFFFF_FFFF
+        if needs64 {
+            let record = start + size
+            end.u32(0x0606_4b50)
+            end.u64(44)
+            end.u16(0x032D)
+            end.u16(45)
+            end.u32(0)
+            end.u32(0)
+            end.u64(UInt64(entryCount))
+            end.u64(UInt64(entryCount))
+            end.u64(size)
+            end.u64(start)
+            end.u32(0x0706_4b50)  // locator
+            end.u32(0)
+            end.u64(record)
+            end.u32(1)
         }
-        guard let data = archive.data else { throw VaultError.integrity("the package archive has no data") }
-        return data
+        end.u32(0x0605_4b50)
+        end.u16(0)
+        end.u16(0)
+        end.u16(UInt16(min(entryCount, 0xFFFF)))
+        end.u16(UInt16(min(entryCount, 0xFFFF)))
+        end.u32(UInt32(min(size, 0xFFFF_FFFF)))
+        end.u32(UInt32(min(start, 0xFFFF_FFFF)))
+        end.u16(0)
+        try sink(end.bytes)
+        central = []
+        return manifest
+    }
+
+    /// `close`, for an archive built in memory: its bytes.
+    /// - Throws: `.integrity` for an archive made with a sink.
+    public func finish(signing: SigningKeyPair) throws -> Data {
+        try close(signing: signing)
+        guard let memory else { throw VaultError.integrity("the package archive was streamed, not kept") }
+        return memory.data
     }
 }
 
-/// Writes an age file to `url` through a `.partial` file renamed into place (0600), from plaintext given in pieces.
-public enum AgeFileWriter {
-    /// Encrypts `plaintext` (any size; passed through in 1 MiB slices) to `recipient` into `url`.
-    /// - Returns: the file's size and SHA-256.
-    /// - Throws: file or crypto errors (the partial file is removed).
-    @discardableResult
-    public static func write(_ plaintext: Data, to recipient: AgeRecipient, url: URL) throws -> (
-        size: Int, sha256: [UInt8]
-    ) {
-        let partial = url.appendingPathExtension("partial")
-        guard
-            FileManager.default.createFile(atPath: partial.path, contents: nil, attributes: [.posixPermissions: 0o600])
-        else { throw VaultError(.storageUnavailable, "cannot create \(partial.lastPathComponent)") }
-        do {
-            let handle = try FileHandle(forWritingTo: partial)
-            defer { try? handle.close() }
-            var size = 0
-            let hash = SHA256Stream()
-            let encryptor = try AgeEncryptor(recipients: [recipient]) { bytes in
-                try handle.write(contentsOf: bytes)
-                hash.update(bytes)
-                size += bytes.count
-            }
-            var offset = 0
-            while offset < plaintext.count {
-                let end = min(plaintext.count, offset + (1 << 20))
-                try plaintext[offset..<end].withUnsafeBytes { try encryptor.update($0) }
-                offset = end
-            }
-            try encryptor.finish()
-            try handle.synchronize()
-            try handle.close()
-            try FileManager.default.moveItem(at: partial, to: url)
-            return (size, hash.finish())
-        } catch {
-            try? FileManager.default.removeItem(at: partial)
-            throw error
-        }
-    }
+/// Little-endian ZIP record fields.
+struct ZIPBytes {
+    var bytes: [UInt8] = []
+    mutating func u16(_ v: UInt16) { bytes += [UInt8(v & 0xFF), UInt8(v >> 8)] }
+    mutating func u32(_ v: UInt32) { for i in 0..<4 { bytes.append(UInt8((v >> (8 * i)) & 0xFF)) } }
+    mutating func u64(_ v: UInt64) { for i in 0..<8 { bytes.append(UInt8((v >> (8 * i)) & 0xFF)) } }
 }

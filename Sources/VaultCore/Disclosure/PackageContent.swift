@@ -53,10 +53,45 @@ public enum PackageContent {
             ]))
     }
 
-    /// The case's coded record. Case records are another change's work: until they exist here this writes the case
-    /// id with `"record": null`, so the file is always there and its shape stable.
-    public static func recordJSON(caseID: ID, record: PackageJSON? = nil) throws -> [UInt8] {
-        try encode(.object(["case_id": .string(caseID.description), "record": record ?? .null]))
+    /// `{"case_id", "record": {…}}`: the coded case record (issue 17) as `GET /v1/cases/{id}/record` answers it
+    /// (codes, computed figures, `updated_at` null when nobody wrote one), plus the case's `status`, `risk`,
+    /// `opened_at` and `closed_at`.
+    public static func recordJSON(
+        caseID: ID, view: CaseRecordView, status: String, risk: String, openedAt: Int64,
+        closedAt: Int64?
+    ) throws -> [UInt8] {
+        func int(_ v: Int64?) -> PackageJSON { v.map { .scalar(.int($0)) } ?? .null }
+        func code(_ v: String?) -> PackageJSON { v.map(PackageJSON.string) ?? .null }
+        let r = view.record
+        return try encode(
+            .object([
+                "case_id": .string(caseID.description),
+                "record": .object([
+                    "categories": .array(r.categories.map(PackageJSON.string)), "age_band": code(r.ageBand),
+                    "gender": code(r.gender), "outcome": code(r.outcome),
+                    "referrals": .array(r.referrals.map(PackageJSON.string)),
+                    "first_response_seconds": int(view.firstResponseSeconds),
+                    "duration_seconds": int(view.durationSeconds),
+                    "inbound_count": .scalar(.int(Int64(view.inboundCount))),
+                    "outbound_count": .scalar(.int(Int64(view.outboundCount))),
+                    "updated_at": view.updatedAt.map { .string(Timestamp.format($0)) } ?? .null,
+                ]),
+                "status": .string(status), "risk": .string(risk), "opened_at": .string(Timestamp.format(openedAt)),
+                "closed_at": closedAt.map { .string(Timestamp.format($0)) } ?? .null,
+            ]))
+    }
+
+    /// `{"case_id", "grants": [{"id", "kind", "user", "created_at", "expires_at", "expired", "audit_seq",
+    /// "request_id"}], "requests": [{"id", "requester", "state", "requested_at", "decided_by", "decided_at"}]}`.
+    public static func grantsJSON(caseID: ID, grants: [[String: JSONValue]], requests: [[String: JSONValue]]) throws
+        -> [UInt8]
+    {
+        try encode(
+            .object([
+                "case_id": .string(caseID.description),
+                "grants": .array(grants.map { .object($0.mapValues(PackageJSON.scalar)) }),
+                "requests": .array(requests.map { .object($0.mapValues(PackageJSON.scalar)) }),
+            ]))
     }
 
     static func escape(_ s: String) -> String {

@@ -234,17 +234,7 @@ extension Vault {
     {
         let caller = user.caller(requestID: requestID)
         let target = "case:\(caseID) content:\(messageID)"
-        struct Stored: Sendable {
-            var contentType: String
-            var size: Int
-            var chunkCount: Int
-            var keyID: [UInt8]
-            var sealedKey: [UInt8]
-            var header: [UInt8]
-            var sessionID: [UInt8]?
-            var sessionPublicKey: [UInt8]?
-        }
-        let outcome: Result<(Stored, BoxKeyPair), VaultError> = try await database.transaction { db in
+        let outcome: Result<(StoredContent, BoxKeyPair), VaultError> = try await database.transaction { db in
             guard let c = try self.findCase(db, id: caseID) else { throw VaultError.notFound("no case \(caseID)") }
             let desk = try self.desk(db, id: c.deskID)
             if case .denied(let e) = try self.mayRead(db, case: c, user) {
@@ -259,11 +249,7 @@ extension Vault {
                         WHERE c.message_id = ? AND m.case_id = ? AND c.state = 'complete'
                         """, arguments: [Data(messageID.bytes), Data(caseID.bytes)])
             else { throw VaultError.notFound("message \(messageID) has no stored content in this case") }
-            let stored = Stored(
-                contentType: row["content_type"], size: row["size"], chunkCount: row["chunk_count"],
-                keyID: Array(row["epoch_key_id"] as Data), sealedKey: Array(row["sealed_key"] as Data),
-                header: Array(row["header"] as Data), sessionID: (row["session_id"] as Data?).map { Array($0) },
-                sessionPublicKey: (row["session_public_key"] as Data?).map { Array($0) })
+            let stored = StoredContent(row: row)
             // The epoch key is opened before the read is recorded: a read that can serve nothing (the reader holds
             // no key, or a wrap fails its check) is recorded as an `error`, like a transcript read, not `allowed`.
             let epoch: BoxKeyPair
@@ -278,6 +264,18 @@ extension Vault {
             return .success((stored, epoch))
         }
         let (row, epoch) = try outcome.get()
+        let puller = try contentPuller(row, epoch: epoch, caseID: caseID, messageID: messageID, as: user)
+        return ContentReader(
+            vault: self, messageID: messageID, contentType: row.contentType, size: row.size,
+            chunkCount: row.chunkCount, puller: puller)
+    }
+
+    /// Opens the secretstream of a stored attachment: its stream key through the sender session (v2) or the epoch
+    /// key (v1), then the header.
+    /// - Throws: `.integrity` when the key or the header was altered.
+    func contentPuller(_ row: StoredContent, epoch: BoxKeyPair, caseID: ID, messageID: ID, as user: UnlockedUser?)
+        throws -> SecretStream.Puller
+    {
         let keyID = row.keyID
         let streamKey: SecretBytes
         do {
@@ -299,8 +297,29 @@ extension Vault {
         } catch {
             throw VaultError.integrity("the content header of message \(messageID) was altered")
         }
-        return ContentReader(
-            vault: self, messageID: messageID, contentType: row.contentType, size: row.size,
-            chunkCount: row.chunkCount, puller: puller)
+        return puller
+    }
+}
+
+/// A `message_content` row (with its sender session's public key) as the readers need it.
+struct StoredContent: Sendable {
+    var contentType: String
+    var size: Int
+    var chunkCount: Int
+    var keyID: [UInt8]
+    var sealedKey: [UInt8]
+    var header: [UInt8]
+    var sessionID: [UInt8]?
+    var sessionPublicKey: [UInt8]?
+
+    init(row: Row) {
+        contentType = row["content_type"]
+        size = row["size"]
+        chunkCount = row["chunk_count"]
+        keyID = Array(row["epoch_key_id"] as Data)
+        sealedKey = Array(row["sealed_key"] as Data)
+        header = Array(row["header"] as Data)
+        sessionID = (row["session_id"] as Data?).map { Array($0) }
+        sessionPublicKey = (row["session_public_key"] as Data?).map { Array($0) }
     }
 }
