@@ -108,7 +108,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        .executableTarget(name: "consultvault-bench", dependencies: ["VaultCore"]),
+        .executableTarget(
+            name: "consultvault-bench",
+            dependencies: ["VaultCore", "VaultCrypto", .product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(
             name: "consultvault-echo", dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
         .target(name: "VaultTestSupport", dependencies: ["VaultCore", "VaultCrypto"], path: "Tests/Support"),
