@@ -76,7 +76,7 @@ public func buildRouter(
 }
 
 /// Builds the application: router, janitor (sessions, grants, rotations, purge; wipes sessions at shutdown),
-/// checkpoint signer (timer and shutdown).
+/// checkpoint signer (timer and shutdown), background WAL checkpoints.
 public func buildApplication(
     vault: Vault, configuration: ServeConfiguration, logger: Logger,
     registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
@@ -89,7 +89,10 @@ public func buildApplication(
         router: buildRouter(
             vault: vault, configuration: configuration, registry: registry, extraRoutes: extraRoutes),
         configuration: .init(address: address, serverName: nil),
-        services: [VaultJanitor(vault: vault, logger: logger), CheckpointService(vault: vault, logger: logger)],
+        services: [
+            VaultJanitor(vault: vault, logger: logger), CheckpointService(vault: vault, logger: logger),
+            WALCheckpointService(database: vault.database, logger: logger),
+        ],
         logger: logger)
 }
 
@@ -135,6 +138,27 @@ struct VaultJanitor: Service {
         } catch {
             logger.error(
                 "housekeeping failed", metadata: ["error": "\((error as? VaultError)?.code.rawValue ?? "other")"])
+        }
+    }
+}
+
+/// SQLite's WAL checkpoints on a connection of their own, every 200 ms, instead of inside the writer's COMMIT
+/// (VaultCore's `runBackgroundCheckpoints`); stops at graceful shutdown.
+struct WALCheckpointService: Service {
+    let database: VaultDatabase
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await database.runBackgroundCheckpoints { reason in
+                    logger.warning("background WAL checkpoint failed", metadata: ["reason": "\(reason)"])
+                }
+            }
+        } catch is CancellationError {
+        } catch {
+            // The writer's own automatic checkpoint still bounds the WAL.
+            logger.error("background WAL checkpoints not running", metadata: ["reason": "\(error)"])
         }
     }
 }

@@ -6,6 +6,8 @@ import GRDB
 /// transaction, so the audit chain head is read under the write lock.
 public struct VaultDatabase: Sendable {
     public let writer: DatabasePool
+    /// The database file (the background checkpointer opens its own connection to it).
+    let path: String
     let group: GroupCommitter
     /// Work queued by the plain transaction running on the writer now, run only once it has committed.
     let hooks = CommitHooks()
@@ -31,6 +33,7 @@ public struct VaultDatabase: Sendable {
         do {
             let pool = try DatabasePool(path: path, configuration: config)
             writer = pool
+            self.path = path
             group = GroupCommitter(writer: pool, health: health)
             if !readonly {
                 // GRDB sets synchronous=NORMAL on the writer after prepareDatabase (shared/FACTS.md).
