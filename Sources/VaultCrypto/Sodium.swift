@@ -76,4 +76,13 @@ public enum Hardening {
     public static func disableCoreDumps() -> Bool {
         cv_disable_core_dumps() == 0
     }
+
+    /// Caps glibc's malloc arenas (one per core is plenty for a server whose hot path allocates little) unless
+    /// MALLOC_ARENA_MAX is set. glibc otherwise gives threads up to eight arenas per core, each keeping the memory
+    /// freed into it: under the 30-minute soak, 15 arenas held 20 of the server's 33 MB of heap.
+    /// - Returns: false when glibc refused the setting.
+    @discardableResult
+    public static func limitMallocArenas(_ arenas: Int32 = 2) -> Bool {
+        cv_limit_malloc_arenas(arenas) >= 0
+    }
 }

@@ -24,6 +24,7 @@ struct RelayCommand: AsyncParsableCommand {
             throw ValidationError("Missing --config FILE (the relay's JSON config; see ops/relay.example.json)")
         }
         _ = Hardening.disableCoreDumps()
+        Hardening.limitMallocArenas()
         LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
         let logger = Logger(label: "consultvault.relay")
         let loaded: RelayConfig

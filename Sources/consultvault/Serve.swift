@@ -80,6 +80,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             Hardening.disableCoreDumps()
+            Hardening.limitMallocArenas()
             // StreamLogHandler's line format with less work per line (see LineLogHandler).
             let output = LineLogHandler.Output(descriptor: STDERR_FILENO)
             LoggingSystem.bootstrap { LineLogHandler(label: $0, output: output) }
