@@ -20,8 +20,6 @@ struct RawColumns {
 
     func int64(_ index: Int32) -> Int64 { sqlite3_column_int64(statement, index) }
 
-    func isNull(_ index: Int32) -> Bool { sqlite3_column_type(statement, index) == SQLITE_NULL }
-
     /// A TEXT column as a `String`, or nil for NULL.
     func text(_ index: Int32) -> String? {
         guard let pointer = sqlite3_column_text(statement, index) else { return nil }

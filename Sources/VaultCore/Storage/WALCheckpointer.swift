@@ -6,7 +6,7 @@ import GRDB
 /// the database file, while every request of the next group-commit batch waits (a latency spike every ~15 batches
 /// under load). Here a second connection of its own runs `PRAGMA wal_checkpoint(PASSIVE)` every `interval`: PASSIVE
 /// never waits for the writer or readers, so commits go on while it copies; the writer's own automatic checkpoint
-/// is raised to `fallbackPages` (64 MB of WAL) and stays as the safety net should this loop fall behind or fail.
+/// is raised to `fallbackCheckpointPages` (64 MB of WAL) and stays as the safety net should this loop fall behind or fail.
 /// Durability is unchanged: each COMMIT still fsyncs the WAL (synchronous=FULL); a checkpoint only moves committed
 /// pages from the WAL into the database file, and SQLite recovers from a crash in the middle of one.
 extension VaultDatabase {
